@@ -1,0 +1,1 @@
+"""The hearing domain: roles, procedure, participants, store, ledger, configuration."""

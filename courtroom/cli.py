@@ -1,0 +1,120 @@
+"""The `courtroom` command: run the pod and manage its hearings from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from .config import Config, IceServer, load_file
+
+DEFAULT_DATA = os.environ.get("COURTROOM_DATA", "./data")
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
+                        help=f"the pod's data folder: store, recordings, evidence, keys (default {DEFAULT_DATA})")
+    parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (see README)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="courtroom",
+        description="A virtual courtroom: court hearings over WebRTC with a live transcript, "
+        "recording, a public livestream and a tamper-evident ledger.",
+        epilog="Start with `courtroom serve --demo` and open the printed links in a browser.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the hearing server")
+    _add_data(serve)
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    serve.add_argument("--public-url", default=None, help="base URL of join links, e.g. https://court.example.org")
+    serve.add_argument("--ice-server", action="append", default=None, metavar="URL[,USER,CREDENTIAL]",
+                       help="a STUN/TURN server for the peers (repeatable); none by default")
+    serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
+    serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
+    serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
+    serve.add_argument("--asr-engine", choices=["vosk", "whisper", "off"], default=None,
+                       help="speech recognition engine (default vosk)")
+    serve.add_argument("--asr-model", default=None, metavar="PATH", help="model folder (default: the packaged one)")
+    serve.add_argument("--asr-language", default=None, help="whisper only: language code, e.g. zh or en")
+    serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
+    serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
+    serve.add_argument("--log-level", default="INFO")
+
+    hearing = sub.add_parser("hearing", help="create, list and export hearings")
+    hsub = hearing.add_subparsers(dest="hearing_command", required=True, metavar="ACTION")
+    create = hsub.add_parser("create", help="schedule a hearing and invite its participants (prints JSON)")
+    _add_data(create)
+    create.add_argument("--case-number", required=True, help="e.g. (2026)京0491民初1234号")
+    create.add_argument("--title", default="")
+    create.add_argument("--procedure", default="simple",
+                        choices=["small_claims", "simple", "ordinary", "evidence_exchange", "mediation"])
+    create.add_argument("--public", action="store_true", help="a public hearing (may be broadcast)")
+    create.add_argument("--participant", action="append", default=[], metavar="ROLE:NAME[:SIDE]",
+                        help="invite a participant, e.g. judge:王法官 or agent:李律师:plaintiff (repeatable)")
+    lst = hsub.add_parser("list", help="list hearings with their participants and join links (JSON)")
+    _add_data(lst)
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    values: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        values.update(load_file(Path(args.config)))
+    values["data_dir"] = Path(args.data)
+    simple = {
+        "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
+        "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
+        "broadcast_delay": "broadcast_delay",
+    }
+    for attr, key in simple.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            values[key] = value
+    if getattr(args, "asr_model", None):
+        values["asr_model"] = Path(args.asr_model)
+    if getattr(args, "ice_server", None):
+        values["ice_servers"] = tuple(IceServer.parse(s) for s in args.ice_server)
+    if getattr(args, "video_size", None):
+        w, _, h = args.video_size.lower().partition("x")
+        values["video_width"], values["video_height"] = int(w), int(h)
+    known = {f.name for f in fields(Config)}
+    return Config(**{k: v for k, v in values.items() if k in known})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from(args)
+    except (ValueError, OSError) as e:
+        parser.error(str(e))
+    if args.command == "serve":
+        from .serve import serve
+
+        logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return serve(config, demo=args.demo)
+    if args.command == "hearing":
+        from . import admin
+
+        if args.hearing_command == "create":
+            result = admin.create(config, args)
+        else:
+            result = admin.list_all(config)
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    parser.error("unknown command")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,409 @@
+"""The court service: every change to a hearing goes through here.
+
+It asks the procedure and lifecycle tables whether a change is allowed, applies it, stores
+the new state with its events in one transaction, and tells the listeners (the media room,
+the WebSocket fan-out). It holds no HTTP and no media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import unicodedata
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .auth import AuthError, TokenSigner, new_nonce
+from .clock import HearingClock
+from .config import Config
+from .database import Database
+from .events import Event
+from .hearing import Hearing
+from .participants import (
+    LifecycleError,
+    Participant,
+    ParticipantState,
+    WitnessState,
+    next_state,
+    next_witness_state,
+)
+from .procedure import ActionRefused, HearingState, ProcedureKind, check_action
+from .roles import SIDES, Role
+from .store import NotFound, SqliteStore
+
+
+class InvalidInput(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: the clerk's API key, or a participant through its token."""
+
+    id: str
+    role: Role
+    participant: Participant | None = None
+
+    @classmethod
+    def clerk(cls) -> Actor:
+        return cls("clerk", Role.CLERK)
+
+
+@dataclass
+class Change:
+    """What one action changed, as the listeners see it."""
+
+    hearing: Hearing
+    participants: list[Participant]
+    events: list[Event]
+    action: str = ""
+    subject: Participant | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[Change], Awaitable[None] | None]
+
+
+def clean_text(value: object, field_name: str, max_len: int, required: bool = True) -> str:
+    """Unicode text as given (NFC), bounded, without control characters."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput("invalid_field", f"{field_name} must be a string")
+    text = unicodedata.normalize("NFC", value.strip())
+    if required and not text:
+        raise InvalidInput("invalid_field", f"{field_name} must not be empty")
+    if len(text) > max_len:
+        raise InvalidInput("invalid_field", f"{field_name} is longer than {max_len} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in text):
+        raise InvalidInput("invalid_field", f"{field_name} contains control characters")
+    return text
+
+
+class Court:
+    def __init__(self, config: Config, db: Database, signer: TokenSigner) -> None:
+        self.config = config
+        self.db = db
+        self.store = SqliteStore(db.conn)
+        self.signer = signer
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._clocks: dict[str, HearingClock] = {}
+        self._connected: dict[str, set[str]] = defaultdict(set)
+        self._listeners: list[Listener] = []
+
+    # listeners
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def _notify(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            result = listener(change)
+            if asyncio.iscoroutine(result):
+                await result
+
+    # clock
+    def clock(self, hearing: Hearing) -> HearingClock | None:
+        if hearing.opened_at is None:
+            return None
+        clock = self._clocks.get(hearing.id)
+        if clock is None or clock.opened_at != hearing.opened_at:
+            clock = self._clocks[hearing.id] = HearingClock(hearing.opened_at)
+        return clock
+
+    def hearing_time(self, hearing: Hearing) -> float:
+        clock = self.clock(hearing)
+        return clock.now() if clock else 0.0
+
+    def _event(self, hearing: Hearing, kind: str, actor: str | None, subject: str | None = None, **data: Any) -> Event:
+        return Event(hearing.id, kind, actor, subject, data, self.hearing_time(hearing), time.time())
+
+    # reading
+    async def get_hearing(self, hearing_id: str) -> Hearing:
+        return await self.db.run(self.store.get_hearing, hearing_id)
+
+    async def list_hearings(self) -> list[Hearing]:
+        return await self.db.run(self.store.list_hearings)
+
+    async def participants(self, hearing_id: str) -> list[Participant]:
+        people = await self.db.run(self.store.list_participants, hearing_id)
+        live = self._connected[hearing_id]
+        for p in people:
+            p.connected = p.id in live
+        return people
+
+    async def events(self, hearing_id: str, after: int = 0) -> list[Event]:
+        return await self.db.run(self.store.list_events, hearing_id, after)
+
+    async def snapshot(self, hearing_id: str) -> dict[str, Any]:
+        hearing = await self.get_hearing(hearing_id)
+        people = await self.participants(hearing_id)
+        return self.describe(hearing, people)
+
+    def describe(self, hearing: Hearing, people: list[Participant]) -> dict[str, Any]:
+        data = hearing.to_dict()
+        data["hearing_time"] = round(self.hearing_time(hearing), 3)
+        data["participants"] = [p.public_dict() for p in people]
+        data["broadcast_delay"] = self.config.broadcast_delay
+        return data
+
+    # creating
+    async def create_hearing(self, body: dict[str, Any], actor: Actor) -> Hearing:
+        case_number = clean_text(body.get("case_number"), "case_number", 200)
+        title = clean_text(body.get("title", ""), "title", 500, required=False) or case_number
+        try:
+            procedure = ProcedureKind(body.get("procedure", "simple"))
+        except ValueError:
+            kinds = ", ".join(k.value for k in ProcedureKind)
+            raise InvalidInput("invalid_procedure", f"procedure must be one of: {kinds}") from None
+        public = body.get("public", False)
+        if not isinstance(public, bool):
+            raise InvalidInput("invalid_field", "public must be true or false")
+        if procedure is ProcedureKind.MEDIATION and public:
+            raise InvalidInput("not_public", "a mediation is never public")
+        scheduled_at = body.get("scheduled_at")
+        if scheduled_at is not None and not isinstance(scheduled_at, int | float):
+            raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
+        court = clean_text(body.get("court", self.config.court_name), "court", 200, required=False)
+        hearing = Hearing(
+            id=uuid.uuid4().hex[:12],
+            case_number=case_number,
+            title=title,
+            procedure=procedure,
+            public=public,
+            court=court,
+            scheduled_at=float(scheduled_at) if scheduled_at is not None else None,
+            created_at=time.time(),
+        )
+        event = self._event(hearing, "hearing.create", actor.id, case_number=case_number)
+
+        def write() -> None:
+            self.store.create_hearing(hearing)
+            self.store.append_event(event)
+
+        await self.db.run(write)
+        return hearing
+
+    async def add_participant(self, hearing_id: str, body: dict[str, Any], actor: Actor) -> tuple[Participant, str]:
+        async with self._locks[hearing_id]:
+            hearing = await self.get_hearing(hearing_id)
+            if hearing.state is HearingState.CLOSED:
+                raise ActionRefused(409, "invalid_state", "the hearing is closed")
+            name = clean_text(body.get("name"), "name", 100)
+            try:
+                role = Role(body.get("role"))
+            except ValueError:
+                roles = ", ".join(r.value for r in Role)
+                raise InvalidInput("invalid_role", f"role must be one of: {roles}") from None
+            side = body.get("side")
+            if role is Role.AGENT:
+                if side not in SIDES:
+                    raise InvalidInput("invalid_field", "an agent needs side: plaintiff or defendant")
+            elif role in (Role.PLAINTIFF, Role.DEFENDANT):
+                side = role.value
+            elif side is not None:
+                raise InvalidInput("invalid_field", "only an agent names a side")
+            if role is Role.MEDIATOR and hearing.procedure is not ProcedureKind.MEDIATION:
+                raise InvalidInput("invalid_role", "a mediator sits only in a mediation")
+            existing = await self.db.run(self.store.list_participants, hearing_id)
+            if len(existing) >= self.config.max_participants * 4:
+                raise ActionRefused(409, "too_many_participants", "this hearing has too many participants")
+            participant = Participant(
+                id=uuid.uuid4().hex[:12],
+                hearing_id=hearing_id,
+                name=name,
+                role=role,
+                side=side,
+                witness_state=WitnessState.ISOLATED if role is Role.WITNESS else None,
+                token_nonce=new_nonce(),
+                created_at=time.time(),
+            )
+            event = self._event(hearing, "participant.invite", actor.id, participant.id, name=name, role=role.value)
+
+            def write() -> None:
+                self.store.add_participant(participant)
+                self.store.append_event(event)
+
+            await self.db.run(write)
+            people = await self.participants(hearing_id)
+        await self._notify(Change(hearing, people, [event], "invite", participant))
+        return participant, self.token_for(participant)
+
+    def token_for(self, p: Participant) -> str:
+        return self.signer.issue(p.hearing_id, p.id, p.role.value, p.token_nonce)
+
+    def join_url(self, p: Participant, token: str) -> str:
+        return f"{self.config.base_url}/join/{p.hearing_id}#token={token}"
+
+    # auth
+    async def authenticate(self, token: str) -> tuple[Hearing, Participant]:
+        claims = self.signer.verify(token)
+        try:
+            participant = await self.db.run(self.store.get_participant, claims.participant_id)
+            hearing = await self.get_hearing(claims.hearing_id)
+        except NotFound:
+            raise AuthError("bad_token", "this join link is not valid") from None
+        if participant.state is ParticipantState.REMOVED:
+            raise AuthError("removed", "you have been removed from this hearing")
+        if participant.hearing_id != hearing.id or not participant.token_nonce:
+            raise AuthError("bad_token", "this join link is not valid")
+        from .auth import same_secret
+
+        if not same_secret(claims.nonce, participant.token_nonce):
+            raise AuthError("bad_token", "this join link is no longer valid")
+        participant.connected = participant.id in self._connected[hearing.id]
+        return hearing, participant
+
+    # presence
+    async def connect(self, hearing_id: str, participant_id: str) -> Change:
+        async with self._locks[hearing_id]:
+            hearing = await self.get_hearing(hearing_id)
+            p = await self.db.run(self.store.get_participant, participant_id)
+            if p.state is ParticipantState.REMOVED:
+                raise AuthError("removed", "you have been removed from this hearing")
+            returning = p.state is ParticipantState.ADMITTED
+            if hearing.state is not HearingState.CLOSED:
+                p.state = next_state(p.state, "join")
+            self._connected[hearing_id].add(participant_id)
+            kind = "participant.return" if returning else "participant.join"
+            events = [self._event(hearing, kind, p.id, p.id)]
+            await self.db.run(self.store.commit_change, None, [p], events)
+            people = await self.participants(hearing_id)
+        change = Change(hearing, people, events, "connect", p)
+        await self._notify(change)
+        return change
+
+    async def disconnect(self, hearing_id: str, participant_id: str, reason: str = "drop") -> None:
+        async with self._locks[hearing_id]:
+            self._connected[hearing_id].discard(participant_id)
+            hearing = await self.get_hearing(hearing_id)
+            p = await self.db.run(self.store.get_participant, participant_id)
+            events = [self._event(hearing, f"participant.{reason}", p.id, p.id)]
+            await self.db.run(self.store.commit_change, None, [], events)
+            people = await self.participants(hearing_id)
+        await self._notify(Change(hearing, people, events, "disconnect", p))
+
+    def is_connected(self, hearing_id: str, participant_id: str) -> bool:
+        return participant_id in self._connected[hearing_id]
+
+    # acting
+    async def act(self, hearing_id: str, actor: Actor, action: str, target_id: str | None = None, data: dict[str, Any] | None = None) -> Change:
+        data = data or {}
+        async with self._locks[hearing_id]:
+            hearing = await self.get_hearing(hearing_id)
+            if actor.participant is not None and actor.participant.hearing_id != hearing_id:
+                raise ActionRefused(403, "forbidden", "your token is for another hearing")
+            rule = check_action(action, hearing.state, actor.role, hearing.procedure)
+            people = await self.participants(hearing_id)
+            by_id = {p.id: p for p in people}
+            subject: Participant | None = None
+            if rule.self_only:
+                if actor.participant is None:
+                    raise InvalidInput("invalid_field", f"{action} is for a participant on itself")
+                subject = by_id[actor.participant.id]
+            elif rule.needs_participant:
+                if not isinstance(target_id, str) or not target_id:
+                    raise InvalidInput("invalid_field", f"{action} needs a participant")
+                subject = by_id.get(target_id)
+                if subject is None:
+                    raise NotFound(f"no participant {target_id} in this hearing")
+            changed: list[Participant] = []
+            events: list[Event] = []
+            try:
+                self._apply(hearing, actor, action, subject, data, people, changed, events)
+            except LifecycleError as e:
+                raise ActionRefused(409, "invalid_state", str(e)) from None
+            await self.db.run(self.store.commit_change, hearing, changed, events)
+            people = await self.participants(hearing_id)
+        change = Change(hearing, people, events, action, subject, data)
+        await self._notify(change)
+        return change
+
+    def _apply(
+        self,
+        hearing: Hearing,
+        actor: Actor,
+        action: str,
+        p: Participant | None,
+        data: dict[str, Any],
+        people: list[Participant],
+        changed: list[Participant],
+        events: list[Event],
+    ) -> None:
+        rule = check_action(action, hearing.state, actor.role, hearing.procedure)
+        if rule.target is not None:
+            if action == "open":
+                hearing.opened_at = time.time()
+                self._clocks.pop(hearing.id, None)
+            hearing.state = rule.target
+            now = self.hearing_time(hearing)
+            if action == "start" and hearing.started_at is None:
+                hearing.started_at = now
+            if action == "close":
+                hearing.closed_at = now
+                hearing.broadcast = False
+            events.append(self._event(hearing, f"hearing.{action}", actor.id))
+            return
+        if action in ("broadcast_on", "broadcast_off"):
+            if action == "broadcast_on" and not hearing.broadcastable:
+                raise ActionRefused(409, "not_public", "only a public hearing can be broadcast")
+            hearing.broadcast = action == "broadcast_on"
+            hearing.ever_broadcast = hearing.ever_broadcast or hearing.broadcast
+            events.append(self._event(hearing, f"hearing.{action}", actor.id, delay=self.config.broadcast_delay))
+            return
+        assert p is not None
+        extra: dict[str, Any] = {}
+        if action == "admit":
+            p.state = next_state(p.state, "admit")
+        elif action == "remove":
+            if actor.participant is not None and p.id == actor.participant.id:
+                raise ActionRefused(409, "invalid_state", "you cannot remove yourself")
+            p.state = next_state(p.state, "remove")
+            p.token_nonce = ""  # the old token is dead for good
+        elif action in ("mute", "unmute"):
+            p.muted = action == "mute"
+        elif action in ("self_mute", "self_unmute"):
+            p.self_muted = action == "self_mute"
+        elif action in ("raise_hand", "lower_hand"):
+            p.hand_raised = action == "raise_hand"
+        elif action == "leave":
+            p.state = next_state(p.state, "leave")
+            p.hand_raised = False
+        elif action in ("call_witness", "excuse_witness"):
+            if p.role is not Role.WITNESS or p.witness_state is None:
+                raise ActionRefused(409, "not_a_witness", f"{p.name} is not a witness")
+            if action == "call_witness" and p.state is not ParticipantState.ADMITTED:
+                p.state = next_state(p.state, "admit")  # calling a witness brings it in
+            p.witness_state = next_witness_state(p.witness_state, action)
+        elif action in ("protect", "unprotect"):
+            p.protected = action == "protect"
+            if p.protected:
+                screened = data.get("screened_from", [])
+                ids = {q.id for q in people}
+                if not isinstance(screened, list) or not all(isinstance(s, str) and s in ids for s in screened):
+                    raise InvalidInput("invalid_field", "screened_from must list participants of this hearing")
+                p.screened_from = list(screened)
+                extra["screened_from"] = p.screened_from
+            else:
+                p.screened_from = []
+        changed.append(p)
+        events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
+
+    async def record_event(self, hearing_id: str, kind: str, actor: str | None, subject: str | None = None, **data: Any) -> Event:
+        """An event that changes no state (overload notices, recording parts, ...)."""
+        hearing = await self.get_hearing(hearing_id)
+        event = self._event(hearing, kind, actor, subject, **data)
+        await self.db.run(self.store.append_event, event)
+        return event
+
+    async def update_extra(self, hearing_id: str, **values: Any) -> Hearing:
+        async with self._locks[hearing_id]:
+            hearing = await self.get_hearing(hearing_id)
+            hearing.extra.update(values)
+            await self.db.run(self.store.save_hearing, hearing)
+            return hearing

@@ -1,0 +1,86 @@
+"""HTTP handlers of the hearing API (`docs/api.md`, `docs/openapi.json`)."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from courtroom.roles import Role
+
+from .access import caller, require_clerk, require_hearing
+from .errors import ApiError, read_json
+from .pod import pod_of
+
+
+async def healthz(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    return web.json_response({"status": "ok", "time": time.time(), "asr_engine": pod.config.asr_engine})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=pod_of(request).metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def create_hearing(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_clerk(actor)
+    body = await read_json(request, pod.config.max_json_bytes)
+    hearing = await pod.court.create_hearing(body, actor)
+    return web.json_response(pod.court.describe(hearing, []), status=201)
+
+
+async def list_hearings(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    require_clerk(await caller(request, pod.court, pod.admin_key))
+    hearings = await pod.court.list_hearings()
+    return web.json_response({"hearings": [h.to_dict() for h in hearings]})
+
+
+async def get_hearing(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_hearing(actor, hearing_id)
+    return web.json_response(await pod.court.snapshot(hearing_id))
+
+
+async def add_participant(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_clerk(actor)
+    body = await read_json(request, pod.config.max_json_bytes)
+    participant, token = await pod.court.add_participant(hearing_id, body, actor)
+    data = participant.public_dict()
+    data.update(token=token, join_url=pod.court.join_url(participant, token))
+    return web.json_response(data, status=201)
+
+
+async def act(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_hearing(actor, hearing_id)
+    body = await read_json(request, pod.config.max_json_bytes)
+    action = body.get("action")
+    if not isinstance(action, str):
+        raise ApiError(400, "invalid_field", "action must be a string")
+    target = body.get("participant")
+    change = await pod.court.act(hearing_id, actor, action, target if isinstance(target, str) else None, body)
+    data = pod.court.describe(change.hearing, change.participants)
+    return web.json_response({"hearing": data, "events": [e.to_dict() for e in change.events]})
+
+
+async def events(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_hearing(actor, hearing_id, frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR}))
+    await pod.court.get_hearing(hearing_id)
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        raise ApiError(400, "invalid_field", "after must be an integer") from None
+    return web.json_response({"events": [e.to_dict() for e in await pod.court.events(hearing_id, after)]})

@@ -1,0 +1,82 @@
+"""Errors at the edge: every failure is `{"error": code, "message": text}`, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from courtroom.auth import AuthError
+from courtroom.court import InvalidInput
+from courtroom.procedure import ActionRefused
+from courtroom.store import NotFound
+
+log = logging.getLogger("courtroom.http")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status)
+
+
+def classify(exc: BaseException) -> tuple[int, str, str] | None:
+    """Map a domain exception onto (status, code, message); None for an unexpected one."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, ActionRefused):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, InvalidInput):
+        return 400, exc.code, exc.message
+    if isinstance(exc, AuthError):
+        return 401, exc.code, exc.message
+    if isinstance(exc, NotFound):
+        return 404, "not_found", str(exc)
+    return None
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status, exc.reason.lower().replace(" ", "_"))
+        return error_response(exc.status, code, exc.text or exc.reason)
+    except Exception as exc:  # noqa: BLE001 - the edge: nothing leaks out as a traceback
+        mapped = classify(exc)
+        if mapped is not None:
+            return error_response(*mapped)
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response(500, "internal", "the server could not complete this request")
+
+
+async def read_json(request: web.Request, limit: int) -> dict[str, object]:
+    """A JSON object body, bounded in size."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    return body

@@ -1,0 +1,39 @@
+"""The pod: what one running server holds, shared by every handler through the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from courtroom.auth import TokenSigner, admin_key, read_or_create_secret
+from courtroom.config import Config
+from courtroom.court import Court
+from courtroom.database import Database
+
+from .metrics import Metrics
+
+
+@dataclass
+class Pod:
+    config: Config
+    db: Database
+    court: Court
+    admin_key: str
+    metrics: Metrics = field(default_factory=Metrics)
+    services: dict[str, Any] = field(default_factory=dict)  # rooms, transcriber, hub, ...
+
+    @classmethod
+    def open(cls, config: Config) -> Pod:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(config.data_dir / "courtroom.sqlite3")
+        signer = TokenSigner(read_or_create_secret(config.data_dir / "secret.key"), config.token_ttl_seconds)
+        return cls(config, db, Court(config, db, signer), admin_key(config.data_dir))
+
+
+POD = web.AppKey("pod", Pod)
+
+
+def pod_of(request: web.Request) -> Pod:
+    return request.app[POD]

@@ -1,0 +1,18 @@
+"""Every route of the app, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import api
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/metrics", api.metrics)
+    app.router.add_post("/api/hearings", api.create_hearing)
+    app.router.add_get("/api/hearings", api.list_hearings)
+    app.router.add_get("/api/hearings/{hearing_id}", api.get_hearing)
+    app.router.add_post("/api/hearings/{hearing_id}/participants", api.add_participant)
+    app.router.add_post("/api/hearings/{hearing_id}/actions", api.act)
+    app.router.add_get("/api/hearings/{hearing_id}/events", api.events)
