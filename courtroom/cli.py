@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", default=None, help="base URL of join links, e.g. https://court.example.org")
     serve.add_argument("--ice-server", action="append", default=None, metavar="URL[,USER,CREDENTIAL]",
                        help="a STUN/TURN server for the peers (repeatable); none by default")
+    serve.add_argument("--ice-address", action="append", default=None, metavar="IP",
+                       help="offer ICE host candidates only on this address (repeatable), e.g. 127.0.0.1")
     serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
     serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
     serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
@@ -83,6 +85,8 @@ def config_from(args: argparse.Namespace) -> Config:
         values["asr_model"] = Path(args.asr_model)
     if getattr(args, "ice_server", None):
         values["ice_servers"] = tuple(IceServer.parse(s) for s in args.ice_server)
+    if getattr(args, "ice_address", None):
+        values["ice_addresses"] = tuple(args.ice_address)
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         from .serve import serve
 
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("aioice").setLevel(logging.WARNING)
         return serve(config, demo=args.demo)
     if args.command == "hearing":
         from . import admin

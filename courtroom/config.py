@@ -37,6 +37,7 @@ class Config:
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
+    ice_addresses: tuple[str, ...] = ()  # gather host candidates only here (default: all but loopback)
     # The courtroom picture
     video_width: int = 1280
     video_height: int = 720
@@ -85,6 +86,8 @@ def load_file(path: Path) -> dict[str, Any]:
     for key in ("data_dir", "asr_model", "recordings_dir"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
+    if "ice_addresses" in values:
+        values["ice_addresses"] = tuple(values["ice_addresses"])
     if "ice_servers" in values:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in values["ice_servers"])
     return values

@@ -27,6 +27,7 @@ from .participants import (
     Participant,
     ParticipantState,
     WitnessState,
+    join_state,
     next_state,
     next_witness_state,
 )
@@ -268,7 +269,7 @@ class Court:
                 raise AuthError("removed", "you have been removed from this hearing")
             returning = p.state is ParticipantState.ADMITTED
             if hearing.state is not HearingState.CLOSED:
-                p.state = next_state(p.state, "join")
+                p.state = join_state(p)
             self._connected[hearing_id].add(participant_id)
             kind = "participant.return" if returning else "participant.join"
             events = [self._event(hearing, kind, p.id, p.id)]

@@ -46,6 +46,9 @@ LIFECYCLE: dict[tuple[ParticipantState, str], ParticipantState] = {
     (PS.LEFT, "remove"): PS.REMOVED,
 }
 
+# The court's own officers do not wait to be admitted: joining seats them.
+SEATED_ON_JOIN = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
+
 WS = WitnessState
 WITNESS_FLOW: dict[tuple[WitnessState, str], WitnessState] = {
     (WS.ISOLATED, "call_witness"): WS.TESTIFYING,
@@ -63,6 +66,14 @@ def next_state(state: ParticipantState, event: str) -> ParticipantState:
         return LIFECYCLE[(state, event)]
     except KeyError:
         raise LifecycleError(f"a participant who is {state.value} cannot {event}") from None
+
+
+def join_state(p: Participant) -> ParticipantState:
+    """The state a participant is in after connecting."""
+    state = next_state(p.state, "join")
+    if p.role in SEATED_ON_JOIN and state is PS.WAITING:
+        return PS.ADMITTED
+    return state
 
 
 def next_witness_state(state: WitnessState, event: str) -> WitnessState:

@@ -47,5 +47,15 @@ def serve(config: Config, demo: bool = False) -> int:
 
         app.on_startup.append(make_demo)
     log.info("courtroom pod on http://%s:%d, data in %s", config.host, config.port, config.data_dir)
-    web.run_app(app, host=config.host, port=config.port, print=None, handle_signals=True, loop=asyncio.new_event_loop())
+    from signaling.accesslog import AccessLogger
+
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        print=None,
+        handle_signals=True,
+        access_log_class=AccessLogger,
+        loop=asyncio.new_event_loop(),
+    )
     return 0

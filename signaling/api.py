@@ -10,7 +10,7 @@ from courtroom.roles import Role
 
 from .access import caller, require_clerk, require_hearing
 from .errors import ApiError, read_json
-from .pod import pod_of
+from .pod import ROOMS, pod_of
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -84,3 +84,15 @@ async def events(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "invalid_field", "after must be an integer") from None
     return web.json_response({"events": [e.to_dict() for e in await pod.court.events(hearing_id, after)]})
+
+
+async def stats(request: web.Request) -> web.Response:
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_hearing(actor, hearing_id, frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR}))
+    hearing = await pod.court.get_hearing(hearing_id)
+    room = request.app[ROOMS].rooms.get(hearing_id)
+    if room is None:
+        return web.json_response({"hearing_id": hearing_id, "state": hearing.state.value, "live": False})
+    return web.json_response({"live": True, **room.stats()})

@@ -12,7 +12,9 @@ from courtroom.config import Config
 from courtroom.court import Court
 from courtroom.database import Database
 
+from .hub import Hub
 from .metrics import Metrics
+from .rooms import RoomManager
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Pod:
 
 
 POD = web.AppKey("pod", Pod)
+HUB = web.AppKey("hub", Hub)
+ROOMS = web.AppKey("rooms", RoomManager)
 
 
 def pod_of(request: web.Request) -> Pod:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api
+from . import api, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,3 +16,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/hearings/{hearing_id}/participants", api.add_participant)
     app.router.add_post("/api/hearings/{hearing_id}/actions", api.act)
     app.router.add_get("/api/hearings/{hearing_id}/events", api.events)
+    app.router.add_get("/api/hearings/{hearing_id}/stats", api.stats)
+    app.router.add_get("/ws", ws.websocket)

@@ -1,0 +1,1 @@
+"""Synthetic hearing participants and the pod's capacity report."""

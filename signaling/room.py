@@ -1,0 +1,424 @@
+"""The media room of one hearing: decode each uplink once, mix, compose, encode once, fan out.
+
+Two clocks drive it. Every 20 ms the audio tick takes one chunk from each speaker, mixes a
+mix-minus for every participant and the full mix for the record, and feeds the speech
+recognizers. At the picture rate the video tick composes the courtroom picture from each
+camera's latest frame and encodes it, in the room's own thread, once per view: the main
+picture, and (only while someone is protected) the screened picture. The same packets go to
+every participant's sender, the archive and the public stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from courtroom.hearing import Hearing
+from courtroom.participants import Participant, publishes, receives_hearing
+from courtroom.procedure import HearingState
+from courtroom.roles import Permission, may
+
+from .compositor import Compositor, Scene
+from .encoder import PictureEncoder
+from .layout import Seat
+from .mixer import ActiveSpeaker, AudioMixer
+from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
+
+log = logging.getLogger("courtroom.room")
+
+MAIN = "main"
+SCREENED = "screened"
+JITTER_CHUNKS = 6  # at most 120 ms of audio waits per speaker; older chunks are dropped
+KEYFRAME_INTERVAL = 1.0  # at most one forced keyframe per second per hearing
+VIDEO_TIME_BASE = 90000
+
+
+class SpeechStream(Protocol):
+    def push(self, chunk: np.ndarray, hearing_time: float) -> None: ...
+    def reset(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class SpeechSink(Protocol):
+    """The speech pipeline as the room sees it: one stream per speaker."""
+
+    def open_speaker(self, participant: Participant) -> SpeechStream: ...
+
+
+class RecordSink(Protocol):
+    """The recorder as the room sees it; both calls return at once (it has its own thread)."""
+
+    def video(self, view: str, packets: list[av.Packet]) -> None: ...
+    def audio(self, samples: np.ndarray, hearing_time: float) -> None: ...
+
+
+@dataclass
+class Uplink:
+    """What one participant sends: audio chunks waiting for the tick, the latest picture."""
+
+    participant_id: str
+    chunks: deque[np.ndarray] = field(default_factory=lambda: deque(maxlen=JITTER_CHUNKS))
+    latest_frame: av.VideoFrame | None = None
+    video_frames: int = 0
+    audio_frames: int = 0
+    chunks_dropped: int = 0
+    speech: SpeechStream | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+@dataclass
+class Downlink:
+    """What one participant receives: the picture's packets and its own mix-minus."""
+
+    participant_id: str
+    video: PacketVideoTrack
+    audio: MixAudioTrack
+    view: str = MAIN
+
+
+class MediaRoom:
+    def __init__(
+        self,
+        hearing: Hearing,
+        people: Iterable[Participant],
+        *,
+        width: int,
+        height: int,
+        fps: int,
+        bitrate: int,
+        preset: str,
+        hearing_time: Callable[[], float],
+        speech: SpeechSink | None = None,
+    ) -> None:
+        self.hearing = hearing
+        self.people: dict[str, Participant] = {p.id: p for p in people}
+        self.width, self.height, self.fps = width, height, fps
+        self.hearing_time = hearing_time
+        self.speech = speech
+        self.sinks: list[RecordSink] = []
+        self.exhibit: np.ndarray | None = None
+        self.show_exhibit_area = False
+        self.uplinks: dict[str, Uplink] = {}
+        self.downlinks: dict[str, Downlink] = {}
+        self.mixer = AudioMixer()
+        self.active = ActiveSpeaker()
+        self.active_speaker: str | None = None
+        self._compositor = Compositor(width, height)
+        self._encoders = {
+            view: PictureEncoder(width, height, fps, bitrate=bitrate, preset=preset) for view in (MAIN, SCREENED)
+        }
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"room-{hearing.id}")
+        self._render: asyncio.Task[None] | None = None
+        self._force: set[str] = set()
+        self._last_forced = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self.stats_counters: dict[str, float] = {
+            "frames_encoded": 0, "frames_skipped": 0, "encode_ms": 0.0, "compose_ms": 0.0,
+            "audio_ticks": 0, "audio_late": 0, "keyframes_forced": 0,
+        }
+
+    # lifecycle
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._audio_loop()), asyncio.create_task(self._video_loop())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for up in self.uplinks.values():
+            for task in up.tasks:
+                task.cancel()
+            if up.speech is not None:
+                up.speech.close()
+        for down in self.downlinks.values():
+            down.video.stop()
+            down.audio.stop()
+        if self._render is not None:
+            await asyncio.gather(self._render, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._thread.shutdown(wait=False)
+
+    # state from the court
+    def update(self, hearing: Hearing, people: Iterable[Participant]) -> None:
+        was_in_session = self.hearing.state is HearingState.IN_SESSION
+        self.hearing = hearing
+        self.people = {p.id: p for p in people}
+        for pid, up in self.uplinks.items():
+            p = self.people.get(pid)
+            silenced = p is None or p.silenced or not publishes(p, hearing.state)
+            if up.speech is not None and (silenced or (was_in_session and hearing.state is not HearingState.IN_SESSION)):
+                up.speech.reset()  # an utterance ends where the mute or the recess begins
+        for down in self.downlinks.values():
+            view = self._view_for(down.participant_id)
+            if view != down.view:
+                down.view = view
+                down.video.waiting_for_keyframe = True
+                self.request_keyframe()
+
+    # uplinks
+    def attach(self, participant_id: str, track: MediaStreamTrack) -> None:
+        up = self.uplinks.get(participant_id)
+        if up is None:
+            up = self.uplinks[participant_id] = Uplink(participant_id)
+        p = self.people.get(participant_id)
+        if track.kind == "audio":
+            if up.speech is None and self.speech is not None and p is not None and may(p.role, Permission.SPEAK):
+                up.speech = self.speech.open_speaker(p)
+            up.tasks.append(asyncio.create_task(self._read_audio(up, track)))
+        elif track.kind == "video":
+            up.tasks.append(asyncio.create_task(self._read_video(up, track)))
+
+    def detach(self, participant_id: str) -> None:
+        up = self.uplinks.pop(participant_id, None)
+        if up is None:
+            return
+        for task in up.tasks:
+            task.cancel()
+        if up.speech is not None:
+            up.speech.close()
+
+    async def _read_audio(self, up: Uplink, track: MediaStreamTrack) -> None:
+        # Resampling 20 ms is a few microseconds of C: cheaper here than a thread hop.
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
+        pending = np.zeros(0, dtype=np.int16)
+        try:
+            while True:
+                frame = await track.recv()
+                up.audio_frames += 1
+                for out in resampler.resample(frame):
+                    pending = np.concatenate([pending, out.to_ndarray().reshape(-1)])
+                while len(pending) >= AUDIO_CHUNK:
+                    if len(up.chunks) == up.chunks.maxlen:
+                        up.chunks_dropped += 1
+                    up.chunks.append(pending[:AUDIO_CHUNK])
+                    pending = pending[AUDIO_CHUNK:]
+        except MediaStreamError:
+            pass
+
+    async def _read_video(self, up: Uplink, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                up.latest_frame = frame  # only the newest counts: older frames are dropped
+                up.video_frames += 1
+        except MediaStreamError:
+            pass
+        up.latest_frame = None
+
+    # downlinks
+    def add_downlink(self, participant_id: str) -> Downlink:
+        old = self.downlinks.pop(participant_id, None)
+        if old is not None:
+            old.video.stop()
+            old.audio.stop()
+        down = Downlink(participant_id, PacketVideoTrack(self.request_keyframe), MixAudioTrack(), self._view_for(participant_id))
+        self.downlinks[participant_id] = down
+        self.request_keyframe()
+        return down
+
+    def remove_downlink(self, participant_id: str, down: Downlink | None = None) -> None:
+        current = self.downlinks.get(participant_id)
+        if current is None or (down is not None and current is not down):
+            return
+        del self.downlinks[participant_id]
+        current.video.stop()
+        current.audio.stop()
+
+    def request_keyframe(self) -> None:
+        """A new viewer or a picture-loss report: the next picture of each view is a keyframe."""
+        self._force.update((MAIN, SCREENED))
+
+    # views
+    def _protected(self) -> list[Participant]:
+        return [p for p in self.people.values() if p.protected]
+
+    def _view_for(self, participant_id: str) -> str:
+        for p in self._protected():
+            if participant_id in p.screened_from:
+                return SCREENED
+        return MAIN
+
+    def public_view(self) -> str:
+        return SCREENED if self._protected() else MAIN
+
+    # the audio tick
+    async def _audio_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = AUDIO_CHUNK / AUDIO_RATE
+        next_tick = loop.time()
+        while True:
+            next_tick += period
+            delay = next_tick - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.2:
+                # The loop stalled: skip ahead instead of bursting to catch up.
+                self.stats_counters["audio_late"] += 1
+                next_tick = loop.time()
+            try:
+                self._audio_tick()
+            except Exception:  # noqa: BLE001 - one bad tick must not end the hearing's sound
+                log.exception("audio tick failed")
+
+    def _audio_tick(self) -> None:
+        state = self.hearing.state
+        now = self.hearing_time() - AUDIO_CHUNK / AUDIO_RATE
+        chunks: dict[str, np.ndarray | None] = {}
+        silenced: set[str] = set()
+        for pid, up in self.uplinks.items():
+            chunk = up.chunks.popleft() if up.chunks else None
+            if len(up.chunks) > JITTER_CHUNKS // 2:
+                up.chunks.popleft()  # the speaker's clock runs ahead: keep latency bounded
+                up.chunks_dropped += 1
+            chunks[pid] = chunk
+            p = self.people.get(pid)
+            if p is None or p.silenced or not publishes(p, state):
+                silenced.add(pid)
+        for pid in self.downlinks:
+            chunks.setdefault(pid, None)
+        in_session = state is HearingState.IN_SESSION
+        result = self.mixer.mix(chunks, silenced, record=in_session)
+        self.active_speaker = self.active.update(result.levels)
+        for pid, down in self.downlinks.items():
+            p = self.people.get(pid)
+            if p is not None and receives_hearing(p, state):
+                down.audio.push(result.minus[pid])
+        if in_session:
+            for sink in self.sinks:
+                sink.audio(result.full, now)
+            for pid, up in self.uplinks.items():
+                chunk = chunks.get(pid)
+                if up.speech is not None and pid not in silenced and chunk is not None:
+                    up.speech.push(chunk, now)
+        self.stats_counters["audio_ticks"] += 1
+
+    # the video tick
+    async def _video_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.fps
+        next_tick = loop.time()
+        while True:
+            next_tick += period
+            delay = next_tick - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -1.0:
+                next_tick = loop.time()
+            if self._render is not None and not self._render.done():
+                # The last picture is still being made: drop this one, never pile up.
+                self.stats_counters["frames_skipped"] += 1
+                continue
+            self._render = asyncio.create_task(self._render_and_send())
+
+    def _views_needed(self) -> set[str]:
+        views = {d.view for d in self.downlinks.values() if self._receives(d.participant_id)}
+        if self.sinks:
+            views.add(MAIN)
+            views.add(self.public_view())
+        return views
+
+    def _receives(self, participant_id: str) -> bool:
+        p = self.people.get(participant_id)
+        return p is not None and receives_hearing(p, self.hearing.state)
+
+    def _scene(self, view: str, hearing_time: float) -> Scene:
+        seats: list[Seat] = []
+        frames: dict[str, av.VideoFrame | None] = {}
+        for p in self.people.values():
+            if publishes(p, self.hearing.state) and may(p.role, Permission.SHOW_VIDEO):
+                seats.append(Seat(p.id, p.role.value, p.name, p.side))
+                up = self.uplinks.get(p.id)
+                frames[p.id] = up.latest_frame if up is not None else None
+        protected = [p.id for p in self._protected()] if view == SCREENED else []
+        return Scene(
+            seats=seats,
+            frames=frames,
+            active_speaker=self.active_speaker,
+            state=self.hearing.state.value,
+            case_number=self.hearing.case_number,
+            title=self.hearing.title,
+            hearing_time=hearing_time,
+            date_text=time.strftime("%Y-%m-%d"),
+            exhibit=self.exhibit,
+            show_exhibit_area=self.show_exhibit_area,
+            protected=protected,
+        )
+
+    async def _render_and_send(self) -> None:
+        views = self._views_needed()
+        if not views:
+            return
+        hearing_time = self.hearing_time()
+        pts = int(hearing_time * VIDEO_TIME_BASE)
+        force: set[str] = set()
+        if self._force and time.monotonic() - self._last_forced >= KEYFRAME_INTERVAL:
+            force = self._force & views
+            self._force -= force
+            if force:
+                self._last_forced = time.monotonic()
+                self.stats_counters["keyframes_forced"] += 1
+        scenes = {view: self._scene(view, hearing_time) for view in views}
+        loop = asyncio.get_running_loop()
+        try:
+            packets = await loop.run_in_executor(self._thread, self._make_pictures, scenes, pts, force)
+        except Exception:  # noqa: BLE001
+            log.exception("rendering the courtroom picture failed")
+            return
+        for view, view_packets in packets.items():
+            for down in self.downlinks.values():
+                if down.view == view and self._receives(down.participant_id):
+                    for packet in view_packets:
+                        down.video.push(packet)
+            for sink in self.sinks:
+                sink.video(view, view_packets)
+
+    def _make_pictures(self, scenes: dict[str, Scene], pts: int, force: set[str]) -> dict[str, list[av.Packet]]:
+        """Runs in the room's thread: compose and encode each view once."""
+        out: dict[str, list[av.Packet]] = {}
+        for view, scene in scenes.items():
+            t0 = time.perf_counter()
+            frame = self._compositor.compose(scene)
+            t1 = time.perf_counter()
+            out[view] = self._encoders[view].encode(frame, pts, force_keyframe=view in force)
+            t2 = time.perf_counter()
+            self.stats_counters["compose_ms"] = (t1 - t0) * 1000
+            self.stats_counters["encode_ms"] = (t2 - t1) * 1000
+            self.stats_counters["frames_encoded"] += 1
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "hearing_id": self.hearing.id,
+            "state": self.hearing.state.value,
+            "active_speaker": self.active_speaker,
+            **{k: round(v, 3) for k, v in self.stats_counters.items()},
+            "uplinks": {
+                pid: {
+                    "video_frames_in": up.video_frames,
+                    "audio_frames_in": up.audio_frames,
+                    "audio_chunks_dropped": up.chunks_dropped,
+                    "audio_queue": len(up.chunks),
+                }
+                for pid, up in self.uplinks.items()
+            },
+            "downlinks": {
+                pid: {
+                    "view": d.view,
+                    "video_packets_sent": d.video.sent,
+                    "video_packets_dropped": d.video.dropped,
+                    "video_queue": d.video.depth,
+                    "audio_dropped": d.audio.dropped,
+                    "audio_queue": d.audio.depth,
+                }
+                for pid, d in self.downlinks.items()
+            },
+        }

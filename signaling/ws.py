@@ -1,0 +1,154 @@
+"""`GET /ws?token=...`: the signaling socket (protocol in docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from courtroom.auth import AuthError
+from courtroom.court import Actor
+
+from .errors import ApiError, classify
+from .hub import Session
+from .peer import PeerSession
+from .pod import HUB, POD, ROOMS, Pod
+from .rooms import RoomManager
+from .sdp import SdpError
+
+log = logging.getLogger("courtroom.ws")
+
+# aiohttp closes the socket above this; below it, our own limit answers with an error.
+TRANSPORT_LIMIT = 4 * 1024 * 1024
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    pod: Pod = request.app[POD]
+    hub = request.app[HUB]
+    rooms = request.app[ROOMS]
+    token = request.query.get("token", "")
+    if not token:
+        raise ApiError(401, "unauthorized", "connect with /ws?token=JOIN_TOKEN")
+    hearing, participant = await pod.court.authenticate(token)  # 401 before the upgrade
+
+    ws = web.WebSocketResponse(max_msg_size=TRANSPORT_LIMIT, heartbeat=20.0)
+    await ws.prepare(request)
+    session = Session(ws, participant)
+    old = hub.register(session)
+    if old is not None:
+        # The same participant again (a reload, a new device): the old socket and peer go.
+        old.error("replaced", "you connected again from another window")
+        await _close_session(pod, rooms, old, replaced=True)
+        await old.ws.close(code=4000, message=b"replaced")
+    try:
+        await pod.court.connect(hearing.id, participant.id)
+        pod.metrics.inc("courtroom_ws_connections_total")
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await _handle_text(pod, rooms, session, msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                session.error("bad_message", "messages are JSON text")
+            elif msg.type == WSMsgType.ERROR:
+                break
+    finally:
+        current = hub.unregister(session)
+        await _close_session(pod, rooms, session, replaced=not current)
+        if current and not session.left_on_purpose:
+            try:
+                await pod.court.disconnect(hearing.id, participant.id, "drop")
+            except Exception:  # noqa: BLE001 - a closing socket must not raise
+                log.exception("recording a drop failed")
+    return ws
+
+
+async def _close_session(pod: Pod, rooms: RoomManager, session: Session, replaced: bool) -> None:
+    if session.peer is not None:
+        peer, session.peer = session.peer, None
+        await peer.close()
+
+
+async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str) -> None:
+    if len(text.encode("utf-8")) > pod.config.max_ws_message_bytes:
+        session.error("too_large", f"a message may be at most {pod.config.max_ws_message_bytes} bytes")
+        return
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        session.error("malformed_json", "the message is not valid JSON")
+        return
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        session.error("bad_message", "a message is a JSON object with a type")
+        return
+    kind = message["type"]
+    try:
+        if kind == "offer":
+            await _offer(pod, rooms, session, message)
+        elif kind == "candidate":
+            if session.peer is None:
+                raise SdpError("send the offer before its candidates")
+            await session.peer.add_candidate(message)
+        elif kind == "action":
+            await _action(pod, session, message)
+        elif kind == "ping":
+            session.send({"type": "pong", "t": message.get("t")})
+        elif kind == "hello":
+            snapshot = await pod.court.snapshot(session.participant.hearing_id)
+            session.send(pod_state(session, snapshot))
+        else:
+            session.error("unknown_type", f"unknown message type {kind!r}")
+    except SdpError as exc:
+        session.error("bad_sdp", str(exc))
+    except AuthError as exc:
+        session.error(exc.code, exc.message)
+    except Exception as exc:  # noqa: BLE001 - the edge: an error message, the socket lives on
+        mapped = classify(exc)
+        if mapped is None:
+            log.exception("handling a %s message failed", kind)
+            session.error("internal", "the server could not handle this message")
+        else:
+            session.error(mapped[1], mapped[2])
+
+
+def pod_state(session: Session, snapshot: dict[str, Any]) -> dict[str, Any]:
+    from courtroom.participants import receives_hearing
+    from courtroom.procedure import HearingState
+
+    return {
+        "type": "state",
+        "hearing": snapshot,
+        "you": session.participant.public_dict(),
+        "receives_media": receives_hearing(session.participant, HearingState(snapshot["state"])),
+    }
+
+
+async def _offer(pod: Pod, rooms: RoomManager, session: Session, message: dict[str, Any]) -> None:
+    hearing = await pod.court.get_hearing(session.participant.hearing_id)
+    people = await pod.court.participants(hearing.id)
+    room = await rooms.room_for(hearing, people)
+    if room is None:
+        session.error("not_live", f"the hearing is {hearing.state.value}: media opens when it opens")
+        return
+    if session.peer is None or session.peer.room is not room:
+        if session.peer is not None:
+            await session.peer.close()
+
+        async def on_failed() -> None:
+            session.error("media_failed", "the media connection failed: reconnect")
+
+        session.peer = PeerSession(session.participant, room, pod.config, on_failed)
+    answer = await session.peer.handle_offer(message.get("sdp"))
+    session.send({"type": "answer", "sdp": answer})
+
+
+async def _action(pod: Pod, session: Session, message: dict[str, Any]) -> None:
+    action = message.get("action")
+    if not isinstance(action, str):
+        session.error("invalid_field", "action must be a string")
+        return
+    target = message.get("participant")
+    actor = Actor(session.participant.id, session.participant.role, session.participant)
+    if action == "leave":
+        session.left_on_purpose = True
+    await pod.court.act(session.participant.hearing_id, actor, action, target if isinstance(target, str) else None, message)
