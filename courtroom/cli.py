@@ -11,6 +11,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from . import ledger_cli
 from .config import Config, IceServer, load_file
 
 DEFAULT_DATA = os.environ.get("COURTROOM_DATA", "./data")
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="invite a participant, e.g. judge:王法官 or agent:李律师:plaintiff (repeatable)")
     lst = hsub.add_parser("list", help="list hearings with their participants and join links (JSON)")
     _add_data(lst)
+    ledger_cli.add_parsers(sub, hsub)
     return parser
 
 
@@ -107,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("aioice").setLevel(logging.WARNING)
         return serve(config, demo=args.demo)
+    handled = ledger_cli.run(args)
+    if handled is not None:
+        return handled
     if args.command == "hearing":
         from . import admin
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, ws
+from . import api, evidence_api, public_api, transcript_api, web_routes, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -18,3 +18,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/hearings/{hearing_id}/events", api.events)
     app.router.add_get("/api/hearings/{hearing_id}/stats", api.stats)
     app.router.add_get("/ws", ws.websocket)
+    transcript_api.add_routes(app)
+    evidence_api.add_routes(app)
+    public_api.add_routes(app)
+    web_routes.add_routes(app)
