@@ -16,7 +16,7 @@ from .hub import Session
 from .peer import PeerSession
 from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
-from .sdp import SdpError
+from .sdp import SdpError, check_offer
 
 log = logging.getLogger("courtroom.ws")
 
@@ -124,6 +124,7 @@ def pod_state(session: Session, snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _offer(pod: Pod, rooms: RoomManager, session: Session, message: dict[str, Any]) -> None:
+    check_offer(message.get("sdp"))
     hearing = await pod.court.get_hearing(session.participant.hearing_id)
     people = await pod.court.participants(hearing.id)
     room = await rooms.room_for(hearing, people)
