@@ -25,7 +25,8 @@ from PIL import Image, ImageDraw, ImageFont
 from .labels import LABEL_BG, LabelCache, Yuv, planes_of, rgb_to_yuv
 from .layout import Layout, Rect, Seat, courtroom_layout
 
-STATES: Final = ("in_session", "recess", "open", "closed")
+# The hearing's states (courtroom.procedure.HearingState); "scheduled" looks like "open".
+STATES: Final = ("scheduled", "open", "in_session", "recess", "closed")
 
 _CANVAS: Final = (16, 22, 36)
 _TILE: Final = (30, 36, 50)
@@ -63,7 +64,7 @@ class Scene:
     # is a participant who is here but whose camera has sent nothing yet.
     frames: Mapping[str, av.VideoFrame | None]
     active_speaker: str | None = None
-    state: str = "in_session"  # in_session | recess | open | closed
+    state: str = "in_session"  # scheduled | open | in_session | recess | closed
     case_number: str = ""
     title: str = ""
     hearing_time: float = 0.0  # seconds on the hearing clock
@@ -115,14 +116,15 @@ class Compositor:
             else:
                 self._draw_camera(canvas, pid, frame, rect, screened)
             name = None if screened else seat.name
-            label = self.labels.seat(seat.role, name, self.label_height(rect))
-            self.labels.blit(canvas, label, rect.x, rect.bottom - label.height, max_width=rect.w)
+            x, y, h = self.label_position(rect)
+            label = self.labels.seat(seat.role, name, h)
+            self.labels.blit(canvas, label, x, y, max_width=rect.right - self._border - x)
         if scene.active_speaker in layout.tiles:
             _frame_rect(canvas, layout.tiles[scene.active_speaker], self._border, _SPEAKER)
         if layout.exhibit is not None and scene.exhibit is not None:
             self._draw_exhibit(canvas, scene.exhibit, layout.exhibit)
         self._draw_header(canvas, scene, layout)
-        if scene.state == "open":
+        if scene.state in ("scheduled", "open"):
             # In the exhibit area if there is one, else at the foot of the picture.
             banner = self.labels.text(_WAITING, _even(self.height * 0.06))
             x = (self.width - banner.width) // 2
@@ -177,9 +179,11 @@ class Compositor:
             room = max(0, clock_x - 2 * self._border - bar.x)
             self.labels.blit(canvas, self.labels.text(caption, h), bar.x + self._border, y, room)
 
-    def label_height(self, tile: Rect) -> int:
-        """Height of the label drawn at the bottom-left of a tile."""
-        return _even(max(16, min(tile.h * 0.14, self.height * 0.04)))
+    def label_position(self, tile: Rect) -> tuple[int, int, int]:
+        """(x, y, height) of a tile's label: bottom-left, inset by the speaker border's
+        width so that border never cuts it."""
+        h = _even(max(16, min(tile.h * 0.14, self.height * 0.04)))
+        return tile.x + self._border, tile.bottom - h - self._border, h
 
     # -- rendered once -------------------------------------------------------------
 

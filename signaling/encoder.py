@@ -2,9 +2,14 @@
 
 libx264 through PyAV, set up for RTP first: constrained baseline (every WebRTC browser
 decodes it), no B-frames and zerolatency (a packet out for every frame in), SPS/PPS
-in-band before each keyframe (an RTP receiver has no global header), a fixed 2-second
-GOP (HLS cuts segments on keyframes) and one thread (the pod runs several hearings on
-two cores). Blocking: call it from a worker thread, never from the event loop.
+in-band before each keyframe (an RTP receiver has no global header), a keyframe every
+2 seconds of picture time (HLS cuts segments on keyframes) and one thread (the pod runs
+several hearings on two cores). Blocking: call it from a worker thread, never from the
+event loop.
+
+The 2-second keyframes are placed by timestamp here, not by x264's frame count: x264
+restarts its count at every forced keyframe (a participant's picture-loss request) and a
+dropped frame stretches it, and either would make HLS segments longer than their target.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ class PictureEncoder:
         self.width = width
         self.height = height
         self.fps = fps
-        self.gop = 2 * fps
+        self.gop = 2 * fps  # frames, at the nominal rate
+        self.keyframe_interval = 2 * TIME_BASE.denominator  # 2 s in pts ticks
         codec = av.CodecContext.create("libx264", "w")
         assert isinstance(codec, av.VideoCodecContext)
         codec.width = width
@@ -44,20 +50,21 @@ class PictureEncoder:
         codec.time_base = TIME_BASE
         codec.framerate = Fraction(fps, 1)
         codec.bit_rate = bitrate
-        codec.gop_size = self.gop
+        # x264's own keyframe count is only a backstop for a stalled clock (see the module doc).
+        codec.gop_size = 10 * self.gop
         codec.max_b_frames = 0
         codec.thread_count = 1
         kbps = bitrate // 1000
         # Not setting AV_CODEC_FLAG_GLOBAL_HEADER keeps SPS/PPS in the stream; repeat-headers
-        # says so explicitly. min-keyint is clamped by x264 to keyint/2+1, but with scenecut
-        # off no keyframe comes early anyway. The VBV (1 s of bitrate) caps bursts on a link.
+        # says so explicitly. With scenecut off and min-keyint at the GOP, x264 never adds a
+        # keyframe of its own between ours. The VBV (1 s of bitrate) caps bursts on a link.
         codec.options = {
             "preset": preset,
             "tune": "zerolatency",
             "profile": "baseline",
             "x264-params": ":".join(
                 [
-                    f"keyint={self.gop}",
+                    f"keyint={10 * self.gop}",
                     f"min-keyint={self.gop}",
                     "scenecut=0",
                     "repeat-headers=1",
@@ -70,6 +77,7 @@ class PictureEncoder:
         }
         self._codec = codec
         self._last_pts: int | None = None
+        self._next_keyframe: int | None = None  # pts at or after which the next one is due
         self._extradata = b""
         self.frames = 0
         self.keyframes = 0
@@ -90,6 +98,14 @@ class PictureEncoder:
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = TIME_BASE
+        # Keyframes on a 2-second grid from the first frame, so a forced one (or a dropped
+        # frame) never shifts the HLS segment boundaries.
+        if self._next_keyframe is None:
+            self._next_keyframe = pts
+        if pts >= self._next_keyframe:
+            force_keyframe = True
+            while self._next_keyframe <= pts:
+                self._next_keyframe += self.keyframe_interval
         # Always set: a decoded frame still carries its own type, and an I here forces an IDR.
         frame.pict_type = PictureType.I if force_keyframe else PictureType.NONE
 
@@ -136,22 +152,38 @@ def parameter_sets(data: bytes) -> bytes:
 
 
 if __name__ == "__main__":
-    # Micro-benchmark: ms per frame for each preset and size, on a moving test picture.
+    # Micro-benchmark: ms per frame per preset and size, encoding composed courtroom
+    # pictures of five moving synthetic cameras (what the media room really encodes).
     import numpy as np
 
+    from .compositor import Compositor, Scene
+    from .layout import Seat
+
+    seats = [
+        Seat("j", "judge", "王"),
+        Seat("c", "clerk", "李"),
+        Seat("p", "plaintiff", "张"),
+        Seat("d", "defendant", "赵"),
+        Seat("a", "agent", "钱", side="plaintiff"),
+    ]
+    rng = np.random.default_rng(0)
+    row, col = np.mgrid[0:360, 0:640]
+
+    def camera(i: int, k: int) -> av.VideoFrame:
+        yuv = np.full((540, 640), 128 + 20 * k, np.uint8)
+        yuv[:360] = (col + 4 * i + 50 * k + row // 2) % 200 + 30 + rng.integers(0, 8, (360, 640))
+        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+
+    cameras = [{s.participant_id: camera(i, k) for k, s in enumerate(seats)} for i in range(60)]
     for width, height in ((640, 360), (1280, 720)):
-        y, x = np.mgrid[0:height, 0:width]
-        rng = np.random.default_rng(0)
-        pictures = []
-        for i in range(45):
-            yuv = np.full((height * 3 // 2, width), 128, np.uint8)
-            yuv[:height] = (x + y + 6 * i) % 220 + 16 + rng.integers(0, 6, (height, width))
-            pictures.append(av.VideoFrame.from_ndarray(yuv, format="yuv420p"))
+        compositor = Compositor(width, height)
+        pictures = [compositor.compose(Scene(seats, cams, active_speaker="p")) for cams in cameras]
         for preset in ("ultrafast", "veryfast", "medium"):
             encoder = PictureEncoder(width, height, 15, preset=preset)
-            times = []
+            times, size = [], 0
             for i, frame in enumerate(pictures):
-                encoder.encode(frame, i * 6000)
+                size += sum(p.size for p in encoder.encode(frame, i * 6000))
                 times.append(encoder.last_encode_ms)
             mean = sum(times[1:]) / (len(times) - 1)
-            print(f"{width}x{height} {preset:9s} {mean:5.2f} ms/frame (first {times[0]:.1f} ms)")
+            kbps = size * 8 / (len(pictures) / 15) / 1000
+            print(f"{width}x{height} {preset:9s} {mean:5.2f} ms/frame, {kbps:.0f} kbit/s")

@@ -130,3 +130,34 @@ async def test_reconnect_keeps_place_and_others_keep_receiving(hearing_room):
     events = await api.events(hearing["id"])
     kinds = [e["kind"] for e in events if e["subject"] == tokens["plaintiff"]["id"]]
     assert "participant.drop" in kinds and "participant.return" in kinds
+
+
+def _tile_contrast(frame, rect) -> float:
+    """Luma spread in the upper part of a tile: the test pattern's white bar on a flat colour."""
+    gray = frame.to_ndarray(format="gray").astype(np.int16)
+    part = gray[rect.y + rect.h // 8 : rect.y + rect.h // 2, rect.x + 4 : rect.x + rect.w - 4]
+    return float(np.percentile(part, 99) - np.percentile(part, 1))
+
+
+async def test_protected_party_is_screened_only_for_the_named_participants(hearing_room):
+    from signaling.layout import Seat, courtroom_layout
+
+    server, api, hearing, tokens, peers = hearing_room
+    judge, defendant = peers["judge"], peers["defendant"]
+    seats = [Seat(tokens[r]["id"], r, tokens[r]["name"], r if r != "judge" else None) for r in ("judge", "plaintiff", "defendant")]
+    tile = courtroom_layout(640, 360, seats, exhibit=False).tiles[tokens["plaintiff"]["id"]]
+    assert await wait_frames(defendant, 15, timeout=15)
+    await asyncio.sleep(1.0)
+    sharp = _tile_contrast(defendant.last_frame, tile)
+    assert sharp > 100, "the plaintiff's test pattern should be sharp before protection"
+    await judge.act("protect", tokens["plaintiff"]["id"], screened_from=[tokens["defendant"]["id"]])
+    await judge.wait_for(lambda m: m["type"] == "state" and any(p["protected"] for p in m["hearing"]["participants"]))
+    await asyncio.sleep(2.0)
+    assert await wait_frames(defendant, 10, timeout=5), "the screened participant lost the picture"
+    screened = _tile_contrast(defendant.last_frame, tile)
+    unscreened = _tile_contrast(judge.last_frame, tile)
+    assert screened < sharp / 2, f"the defendant still sees the protected plaintiff ({screened} vs {sharp})"
+    assert unscreened > 100, "the judge should still see the plaintiff"
+    stats = (await api.request("GET", f"/api/hearings/{hearing['id']}/stats", api.admin_key)).json
+    assert stats["downlinks"][tokens["defendant"]["id"]]["view"] == "screened"
+    assert stats["downlinks"][tokens["judge"]["id"]]["view"] == "main"
