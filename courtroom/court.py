@@ -197,7 +197,7 @@ class Court:
                 raise ActionRefused(409, "invalid_state", "the hearing is closed")
             name = clean_text(body.get("name"), "name", 100)
             try:
-                role = Role(body.get("role"))
+                role = Role(str(body.get("role")))
             except ValueError:
                 roles = ", ".join(r.value for r in Role)
                 raise InvalidInput("invalid_role", f"role must be one of: {roles}") from None

@@ -69,6 +69,18 @@ ROLE_NAMES_ZH: dict[Role, str] = {
     Role.OBSERVER: "旁听",
 }
 
+ROLE_NAMES_EN: dict[Role, str] = {
+    Role.JUDGE: "Presiding Judge",
+    Role.CLERK: "Clerk",
+    Role.PLAINTIFF: "Plaintiff",
+    Role.DEFENDANT: "Defendant",
+    Role.AGENT: "Agent",
+    Role.WITNESS: "Witness",
+    Role.INTERPRETER: "Interpreter",
+    Role.MEDIATOR: "Mediator",
+    Role.OBSERVER: "Observer",
+}
+
 
 def may(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]

@@ -9,9 +9,9 @@ from aiohttp import web
 from courtroom.config import Config
 
 from .errors import error_middleware
-from .pod import HUB, POD, ROOMS, Pod
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
 from .routes import setup_routes
 
@@ -26,6 +26,7 @@ def create_app(config: Config) -> web.Application:
     setup_routes(app)
     app[HUB] = Hub(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     return app
@@ -39,3 +40,31 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     app[POD].db.close()
+
+
+def room_gauges(rooms: RoomManager) -> list[tuple[str, str, dict[str, str], float]]:
+    """Per-hearing and per-peer gauges for /metrics, read at scrape time."""
+    samples: list[tuple[str, str, dict[str, str], float]] = [
+        ("courtroom_live_rooms", "media rooms running", {}, float(len(rooms.rooms)))
+    ]
+    for hearing_id, room in rooms.rooms.items():
+        h = {"hearing": hearing_id}
+        c = room.stats_counters
+        samples += [
+            ("courtroom_frames_encoded", "courtroom pictures encoded", h, c["frames_encoded"]),
+            ("courtroom_frames_skipped", "picture ticks dropped because the last one was not done", h, c["frames_skipped"]),
+            ("courtroom_encode_ms", "time to encode the last picture", h, c["encode_ms"]),
+            ("courtroom_compose_ms", "time to compose the last picture", h, c["compose_ms"]),
+            ("courtroom_audio_late_ticks", "audio ticks the loop was late for", h, c["audio_late"]),
+            ("courtroom_peers", "participants receiving media", h, float(len(room.downlinks))),
+        ]
+        for pid, up in room.uplinks.items():
+            p = {**h, "participant": pid}
+            samples.append(("courtroom_video_frames_in", "camera frames received", p, float(up.video_frames)))
+            samples.append(("courtroom_audio_queue", "audio chunks waiting for the mix", p, float(len(up.chunks))))
+        for pid, down in room.downlinks.items():
+            p = {**h, "participant": pid}
+            samples.append(("courtroom_video_packets_sent", "picture packets handed to the sender", p, float(down.video.sent)))
+            samples.append(("courtroom_video_packets_dropped", "picture packets dropped for a slow peer", p, float(down.video.dropped)))
+            samples.append(("courtroom_video_queue", "picture packets waiting for the sender", p, float(down.video.depth)))
+    return samples

@@ -20,17 +20,12 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from courtroom.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH, Role
+
 # Chinese and English display names of the nine roles, for labels and slates.
+# One table of role names for the whole pod (courtroom.roles); labels show both languages.
 ROLE_NAMES: Final[Mapping[str, tuple[str, str]]] = {
-    "judge": ("审判长", "Presiding Judge"),
-    "clerk": ("书记员", "Clerk"),
-    "plaintiff": ("原告", "Plaintiff"),
-    "defendant": ("被告", "Defendant"),
-    "agent": ("诉讼代理人", "Agent"),
-    "witness": ("证人", "Witness"),
-    "interpreter": ("翻译", "Interpreter"),
-    "mediator": ("调解员", "Mediator"),
-    "observer": ("旁听", "Observer"),
+    role.value: (ROLE_NAMES_ZH[role], ROLE_NAMES_EN[role]) for role in Role
 }
 
 LABEL_FG: Final = (240, 240, 236)

@@ -193,6 +193,7 @@ class MediaRoom:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.AudioFrame)
                 up.audio_frames += 1
                 for out in resampler.resample(frame):
                     pending = np.concatenate([pending, out.to_ndarray().reshape(-1)])
@@ -208,6 +209,7 @@ class MediaRoom:
         try:
             while True:
                 frame = await track.recv()
+                assert isinstance(frame, av.VideoFrame)
                 up.latest_frame = frame  # only the newest counts: older frames are dropped
                 up.video_frames += 1
         except MediaStreamError:
