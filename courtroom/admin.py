@@ -31,7 +31,23 @@ def parse_participant(text: str) -> dict[str, Any]:
     return body
 
 
+def check_people(people: list[dict[str, Any]]) -> None:
+    """Refuse a bad participant before anything is written: no half-made hearing."""
+    from .court import InvalidInput, clean_text
+    from .roles import SIDES, Role
+
+    for person in people:
+        clean_text(person.get("name"), "name", 100)
+        try:
+            role = Role(str(person.get("role")))
+        except ValueError:
+            raise InvalidInput("invalid_role", f"unknown role {person.get('role')!r}") from None
+        if role is Role.AGENT and person.get("side") not in SIDES:
+            raise InvalidInput("invalid_field", "an agent needs a side: agent:NAME:plaintiff or agent:NAME:defendant")
+
+
 async def create_demo(court: Court, body: dict[str, Any], people: list[dict[str, Any]]) -> dict[str, Any]:
+    check_people(people)
     clerk = Actor.clerk()
     hearing = await court.create_hearing(body, clerk)
     out = court.describe(hearing, [])

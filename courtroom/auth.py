@@ -49,6 +49,8 @@ def read_or_create_secret(path: Path, nbytes: int = 32) -> str:
     if path.exists():
         value = path.read_text().strip()
         if value:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)  # a key readable by others is tightened, not trusted as is
             return value
     value = secrets.token_urlsafe(nbytes)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,13 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (see README)")
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("a port is 1 to 65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="courtroom",
@@ -35,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the hearing server")
     _add_data(serve)
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port to listen on (default 8080)")
+    serve.add_argument("--port", type=_port, default=None, help="port to listen on (default 8080)")
     serve.add_argument("--public-url", default=None, help="base URL of join links, e.g. https://court.example.org")
     serve.add_argument("--ice-server", action="append", default=None, metavar="URL[,USER,CREDENTIAL]",
                        help="a STUN/TURN server for the peers (repeatable); none by default")
@@ -115,10 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "hearing":
         from . import admin
 
-        if args.hearing_command == "create":
-            result = admin.create(config, args)
-        else:
-            result = admin.list_all(config)
+        from .court import InvalidInput
+        from .procedure import ActionRefused
+
+        try:
+            if args.hearing_command == "create":
+                result = admin.create(config, args)
+            else:
+                result = admin.list_all(config)
+        except (InvalidInput, ActionRefused) as e:
+            parser.error(e.message)
         json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0

@@ -71,13 +71,16 @@ class Change:
 Listener = Callable[[Change], Awaitable[None] | None]
 
 
-def clean_text(value: object, field_name: str, max_len: int, required: bool = True) -> str:
-    """Unicode text as given (NFC), bounded, without control characters."""
+def clean_text(value: object, field_name: str, max_len: int, required: bool = True, exact: bool = False) -> str:
+    """Unicode text, bounded, without control characters. Names are trimmed and NFC;
+    `exact` text (a case number) is stored exactly as given."""
     if value is None and not required:
         return ""
     if not isinstance(value, str):
         raise InvalidInput("invalid_field", f"{field_name} must be a string")
-    text = unicodedata.normalize("NFC", value.strip())
+    text = value if exact else unicodedata.normalize("NFC", value.strip())
+    if exact and not text.strip():
+        text = ""
     if required and not text:
         raise InvalidInput("invalid_field", f"{field_name} must not be empty")
     if len(text) > max_len:
@@ -155,7 +158,7 @@ class Court:
 
     # creating
     async def create_hearing(self, body: dict[str, Any], actor: Actor) -> Hearing:
-        case_number = clean_text(body.get("case_number"), "case_number", 200)
+        case_number = clean_text(body.get("case_number"), "case_number", 200, exact=True)
         title = clean_text(body.get("title", ""), "title", 500, required=False) or case_number
         try:
             procedure = ProcedureKind(body.get("procedure", "simple"))

@@ -167,6 +167,8 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
+    # Migrations are plain DDL: no triggers or string literals holding ";".
+    # (executescript would commit on its own and break the all-or-nothing upgrade.)
     return [s.strip() for s in script.split(";") if s.strip()]
 
 

@@ -4,16 +4,18 @@ Server fixtures
     server_factory            async, function scope: ``await server_factory(*extra_args, data_dir=None,
                               port=None, admin_key=<random>, env=None, asr_engine="off")`` starts
                               ``courtroom serve`` as a subprocess and returns a started `CourtroomServer`;
-                              every server it made is stopped at teardown.
+                              every server it made is stopped at teardown. Extra args go after
+                              the defaults (e.g. "--video-size", "640x360", "--config", FILE);
+                              admin_key=None leaves COURTROOM_ADMIN_KEY unset (DATA/admin.key is used).
     server                    async, function scope: ``await server_factory()``.
     module_server             sync, module scope: one server shared by a test module (faster;
                               never kill or restart it).
 Server object (`CourtroomServer`)
-    .url .host .port .data_dir .admin_key .proc .args .log_path
+    .url .host .port .data_dir .admin_key .proc .args .log_path .alive
     kill()                    SIGKILL, wait for the process
     await stop()              SIGTERM, then SIGKILL after 5 s (sync: terminate())
     await restart()           stop if still running, start again on the same data folder and port
-    await start() / start_sync()
+    await start(within=30) / start_sync()   start and wait for /healthz
     signer(ttl)               a TokenSigner over the server's secret.key (forge expired tokens)
     log()                     the server's output so far
 HTTP helpers
@@ -21,7 +23,8 @@ HTTP helpers
     shared_api                async, function scope: `Api` bound to `module_server`
     api_factory               async, function scope: ``api_factory(server) -> Api``
 Api
-    await request(method, path, token, json=..., data=..., headers=None) -> Reply(status, json)
+    await request(method, path, token, json=..., data=..., headers=None) -> Reply
+                              Reply: .status .json .text .headers; unpacks as `status, body = reply`
     await create_hearing(**body) -> hearing JSON (asserts 201)
     await add(hearing_id, role, name, side=None) -> participant JSON with token (asserts 201)
     await act(hearing_id, action, token=None, participant=None, **extra) -> Reply
@@ -156,9 +159,10 @@ class CourtroomServer:
         if self.proc is not None and self.proc.poll() is not None:
             raise ServerError(f"the server exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
 
-    async def start(self, timeout: float = START_TIMEOUT) -> CourtroomServer:
+    async def start(self, within: float = START_TIMEOUT) -> CourtroomServer:
+        """Start and wait until /healthz answers (at most `within` seconds)."""
         self._spawn()
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
             while True:
                 self._check_alive()
@@ -168,7 +172,7 @@ class CourtroomServer:
                             break
                 if time.monotonic() > deadline:
                     self.kill()
-                    raise ServerError(f"no /healthz within {timeout} s:\n{self.log()[-4000:]}")
+                    raise ServerError(f"no /healthz within {within} s:\n{self.log()[-4000:]}")
                 await asyncio.sleep(0.05)
         self._after_start()
         return self
@@ -214,13 +218,15 @@ class CourtroomServer:
             os.killpg(self.proc.pid, signal.SIGKILL)
         return self.proc.returncode
 
-    async def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
-        return await asyncio.to_thread(self.terminate, timeout)
+    async def stop(self, grace: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+        return await asyncio.to_thread(self.terminate, grace)
 
-    async def restart(self, timeout: float = START_TIMEOUT) -> CourtroomServer:
+    async def restart(self, within: float = START_TIMEOUT) -> CourtroomServer:
+        """Stop it if it still runs, then start it again on the same data folder and port."""
         if self.alive:
             await self.stop()
-        return await self.start(timeout)
+        return await self.start(within)
 
     def log(self) -> str:
         if self.log_path is None or not self.log_path.exists():
