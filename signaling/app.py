@@ -12,6 +12,7 @@ from .errors import error_middleware
 from .hub import Hub
 from .ice import restrict_host_addresses
 from .pod import HUB, POD, ROOMS, Pod
+from .recorders import Recorders
 from .rooms import RoomManager
 from .routes import setup_routes
 
@@ -26,6 +27,7 @@ def create_app(config: Config) -> web.Application:
     setup_routes(app)
     app[HUB] = Hub(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)

@@ -1,9 +1,136 @@
-"""Routes of this part of the API (filled in by its own change)."""
+"""The public's side: live public hearings and replays. Nothing else is reachable here.
+
+A hearing is public here only when it is public, not a mediation, and the judge put it on
+air at least once. Everything else is 404, whatever its state, so a closed-door hearing or a
+mediation has no public path at all.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
 from aiohttp import web
+
+from courtroom.hearing import Hearing
+from courtroom.procedure import LIVE, HearingState
+from courtroom.store import NotFound
+
+from .errors import ApiError
+from .pod import pod_of
+from .recording import hearing_dir
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".mp4": "video/mp4",
+    ".m4s": "video/iso.segment",
+    ".vtt": "text/vtt",
+    ".srt": "application/x-subrip",
+    ".json": "application/json",
+}
 
 
 def add_routes(app: web.Application) -> None:
-    pass
+    app.router.add_get("/public/hearings", list_public)
+    app.router.add_get("/public/hearings/{hearing_id}", get_public)
+    app.router.add_get("/public/hearings/{hearing_id}/live/captions.json", live_captions)
+    app.router.add_get("/public/hearings/{hearing_id}/{kind:live|replay}/{name}", public_file)
+
+
+def is_listed(h: Hearing) -> bool:
+    return h.broadcastable and h.ever_broadcast
+
+
+def _describe(request: web.Request, h: Hearing) -> dict[str, Any]:
+    base = f"/public/hearings/{h.id}"
+    folder = hearing_dir(pod_of(request).court, h.id)
+    live = h.state in LIVE and (folder / "live" / "live.m3u8").exists()
+    replay = h.state is HearingState.CLOSED and (folder / "replay" / "replay.mp4").exists()
+    return {
+        "id": h.id,
+        "case_number": h.case_number,
+        "title": h.title,
+        "court": h.court,
+        "procedure": h.procedure.value,
+        "state": h.state.value,
+        "on_air": h.broadcast,
+        "live": live,
+        "replayable": replay,
+        "broadcast_delay": pod_of(request).config.broadcast_delay,
+        "live_playlist": f"{base}/live/live.m3u8" if live else None,
+        "live_captions": f"{base}/live/captions.json" if h.state in LIVE else None,
+        "replay_mp4": f"{base}/replay/replay.mp4" if replay else None,
+        "replay_playlist": f"{base}/replay/replay.m3u8" if replay else None,
+        "captions_vtt": f"{base}/replay/captions.vtt" if replay else None,
+        "chapters_vtt": f"{base}/replay/chapters.vtt" if replay else None,
+        "transcript": f"{base}/replay/transcript.json" if replay else None,
+    }
+
+
+async def _public_hearing(request: web.Request) -> Hearing:
+    try:
+        hearing = await pod_of(request).court.get_hearing(request.match_info["hearing_id"])
+    except NotFound:
+        hearing = None
+    if hearing is None or not is_listed(hearing):
+        raise ApiError(404, "not_found", "no such public hearing")
+    return hearing
+
+
+async def list_public(request: web.Request) -> web.Response:
+    hearings = [h for h in await pod_of(request).court.list_hearings() if is_listed(h)]
+    described = [_describe(request, h) for h in hearings]
+    return web.json_response({"hearings": [d for d in described if d["live"] or d["replayable"] or d["state"] in ("open", "in_session", "recess")]})
+
+
+async def get_public(request: web.Request) -> web.Response:
+    return web.json_response(_describe(request, await _public_hearing(request)))
+
+
+async def public_file(request: web.Request) -> web.StreamResponse:
+    hearing = await _public_hearing(request)
+    kind, name = request.match_info["kind"], request.match_info["name"]
+    if not _SAFE_NAME.match(name) or ".." in name:
+        raise ApiError(404, "not_found", "no such file")
+    if kind == "replay" and hearing.state is not HearingState.CLOSED:
+        raise ApiError(404, "not_found", "the replay is available once the hearing closes")
+    path = hearing_dir(pod_of(request).court, hearing.id) / kind / name
+    if not path.is_file():
+        raise ApiError(404, "not_found", "no such file")
+    headers = {"Cache-Control": "no-cache" if name.endswith(".m3u8") else "max-age=60"}
+    content_type = CONTENT_TYPES.get(Path(name).suffix)
+    if content_type:
+        headers["Content-Type"] = content_type
+    return web.FileResponse(path, headers=headers)
+
+
+async def live_captions(request: web.Request) -> web.Response:
+    """Final transcript segments of a live public hearing, behind the broadcast delay and
+    only from the stretches that were on air."""
+    pod = pod_of(request)
+    hearing = await _public_hearing(request)
+    if hearing.state not in LIVE:
+        raise ApiError(404, "not_found", "the hearing is not live")
+    from .recording import on_air_intervals
+
+    now = pod.court.hearing_time(hearing)
+    visible_until = now - pod.config.broadcast_delay
+    on_air = on_air_intervals(await pod.court.events(hearing.id), now)
+    segments: list[dict[str, Any]] = []
+    try:
+        from courtroom.transcript import TranscriptService
+
+        for s in await TranscriptService(pod.court).segments(hearing.id):
+            if s.end <= visible_until and any(a <= s.start and s.end <= b for a, b in on_air):
+                # Roles only: a protected participant's name must never reach the public.
+                segments.append({"id": s.id, "role": s.role, "text": s.text, "start": s.start, "end": s.end})
+    except ImportError:
+        pass
+    body = {"hearing_time": now, "delay": pod.config.broadcast_delay, "visible_until": visible_until, "segments": segments, "at": time.time()}
+    return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+

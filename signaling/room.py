@@ -294,9 +294,11 @@ class MediaRoom:
             p = self.people.get(pid)
             if p is not None and receives_hearing(p, state):
                 down.audio.push(result.minus[pid])
+        # The record's sinks get every tick (silence when not in session) so that the
+        # archive and the public stream have continuous audio; only the session is mixed in.
+        for sink in self.sinks:
+            sink.audio(result.full, now)
         if in_session:
-            for sink in self.sinks:
-                sink.audio(result.full, now)
             for pid, up in self.uplinks.items():
                 chunk = chunks.get(pid)
                 if up.speech is not None and pid not in silenced and chunk is not None:
@@ -396,6 +398,10 @@ class MediaRoom:
             self.stats_counters["encode_ms"] = (t2 - t1) * 1000
             self.stats_counters["frames_encoded"] += 1
         return out
+
+    def extradata(self) -> bytes:
+        """SPS/PPS of the main picture (empty before its first keyframe), for muxers."""
+        return self._encoders[MAIN].extradata()
 
     def stats(self) -> dict[str, Any]:
         return {

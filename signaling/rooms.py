@@ -23,6 +23,7 @@ class RoomManager:
         self.speech = speech
         self.rooms: dict[str, MediaRoom] = {}
         self.on_start: list[RoomHook] = []  # the recorder attaches here
+        self.on_update: list[RoomHook] = []  # after each change of the hearing
         self.on_stop: list[RoomHook] = []
         court.add_listener(self._on_change)
 
@@ -55,7 +56,11 @@ class RoomManager:
         hearing = change.hearing
         room = self.rooms.get(hearing.id)
         if room is not None:
+            if change.action in ("start", "recess", "resume", "broadcast_on", "broadcast_off"):
+                room.request_keyframe()  # the replay and the live stream cut cleanly here
             room.update(hearing, change.participants)
+            for hook in self.on_update:
+                await hook(room)
             if hearing.state not in LIVE:
                 await self.stop(hearing.id)
         elif hearing.state in LIVE and change.action in ("open", "start", "resume"):

@@ -1,0 +1,62 @@
+"""Wires a recorder to every media room, and hands the finished record files to the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from courtroom.court import Court
+from courtroom.hearing import Hearing
+from courtroom.ledger import Ledger
+from courtroom.procedure import HearingState
+
+from .recording import HearingRecording
+from .room import MediaRoom
+from .rooms import RoomManager
+
+log = logging.getLogger("courtroom.recorders")
+
+
+class Recorders:
+    def __init__(self, court: Court, rooms: RoomManager) -> None:
+        self.court = court
+        self.ledger = Ledger(court.db.conn, court.config.data_dir)
+        self.recordings: dict[str, HearingRecording] = {}
+        rooms.on_start.append(self._started)
+        rooms.on_update.append(self._updated)
+        rooms.on_stop.append(self._stopped)
+
+    async def _started(self, room: MediaRoom) -> None:
+        recording = HearingRecording(self.court, room, self._deposit)
+        self.recordings[room.hearing.id] = recording
+        room.sinks.append(recording)
+        await recording.update(room.hearing)
+
+    async def _updated(self, room: MediaRoom) -> None:
+        recording = self.recordings.get(room.hearing.id)
+        if recording is not None:
+            await recording.update(room.hearing)
+
+    async def _stopped(self, room: MediaRoom) -> None:
+        recording = self.recordings.pop(room.hearing.id, None)
+        if recording is None:
+            return
+        if room.hearing.state is HearingState.CLOSED:
+            await recording.finish()
+        else:
+            # The server is going down mid-hearing: close the part cleanly; a restart
+            # continues into the next part.
+            recording.closing = True
+            for pump in (recording.archive, recording.public):
+                if pump is not None:
+                    await asyncio.to_thread(pump.close, 30.0)
+
+    async def _deposit(self, hearing: Hearing, files: list[dict[str, Any]]) -> None:
+        """Every record file is deposited; then the hearing's event log and Merkle root."""
+        for f in files:
+            await self.court.db.run(
+                self.ledger.deposit, f["kind"], hearing.id, Path(f["path"]).name, f["sha256"], f["size"]
+            )
+        await self.court.db.run(self.ledger.seal, hearing.id)

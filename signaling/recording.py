@@ -1,0 +1,296 @@
+"""The room's recorder: the archive of every hearing, the delayed public stream, the replay.
+
+It is a sink of the media room: the room hands it the same H.264 packets it sends to the
+participants (never encoded again) and the full audio mix. Writers run on their own threads
+(`recorder.Pump`); nothing here blocks the event loop. The archive parts list lives in the
+hearing's `extra`, written before a part starts, so a crash leaves a list that still holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import hashlib
+import logging
+import shutil
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from courtroom.court import Court
+from courtroom.events import Event
+from courtroom.hearing import Hearing
+from courtroom.procedure import HearingState
+from recorder import (
+    ArchiveWriter,
+    DelayLine,
+    DiskSpaceError,
+    HlsWriter,
+    Pump,
+    RecordFile,
+    Slate,
+    check_free_space,
+    next_part_path,
+    read_start_hearing_time,
+)
+
+from .room import MAIN, MediaRoom
+
+log = logging.getLogger("courtroom.recording")
+
+AUDIO_TB = fractions.Fraction(1, 48000)
+RECORDING = (HearingState.IN_SESSION, HearingState.RECESS)
+
+
+def hearing_dir(court: Court, hearing_id: str) -> Path:
+    return court.config.recordings / hearing_id
+
+
+def on_air_intervals(events: Iterable[Event], end: float) -> list[tuple[float, float]]:
+    """The hearing-time stretches the public may see: in session and on air.
+
+    Computed from the stored events, so it holds across a crash and a restart.
+    """
+    in_session = broadcast = False
+    since: float | None = None
+    out: list[tuple[float, float]] = []
+    for e in events:
+        kind = e.kind
+        if kind in ("hearing.start", "hearing.resume"):
+            in_session = True
+        elif kind in ("hearing.recess", "hearing.close"):
+            in_session = False
+        elif kind == "hearing.broadcast_on":
+            broadcast = True
+        elif kind in ("hearing.broadcast_off",):
+            broadcast = False
+        else:
+            continue
+        live = in_session and broadcast
+        if live and since is None:
+            since = e.hearing_time
+        elif not live and since is not None:
+            out.append((since, e.hearing_time))
+            since = None
+    if since is not None:
+        out.append((since, end))
+    return out
+
+
+class HearingRecording:
+    """One hearing's record sink (the `RecordSink` of `MediaRoom`)."""
+
+    def __init__(self, court: Court, room: MediaRoom, on_finished: Callable[[Hearing, list[dict[str, Any]]], Awaitable[None]] | None = None) -> None:
+        self.court = court
+        self.room = room
+        self.hearing = room.hearing
+        self.dir = hearing_dir(court, room.hearing.id)
+        self.archive: Pump | None = None
+        self.archive_path: Path | None = None
+        self.public: Pump | None = None
+        self.public_line: DelayLine | None = None
+        self.closing = False
+        self.refused: str | None = None
+        self._on_finished = on_finished
+
+    # RecordSink
+    def video(self, view: str, packets: list[av.Packet]) -> None:
+        if self.closing:
+            return
+        if view == MAIN and self.archive is not None:
+            for p in packets:
+                self.archive.put_video(p)
+        if self.public is not None and view == self.room.public_view():
+            for p in packets:
+                self.public.put_video(p)
+
+    def audio(self, samples: np.ndarray, hearing_time: float) -> None:
+        if self.closing or (self.archive is None and self.public is None):
+            return
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = int(round(hearing_time * 48000))
+        frame.time_base = AUDIO_TB
+        if self.archive is not None:
+            self.archive.put_audio(frame)
+        if self.public is not None:
+            self.public.put_audio(frame)
+
+    async def update(self, hearing: Hearing) -> None:
+        self.hearing = hearing
+        if self.closing:
+            return
+        if hearing.state in RECORDING and self.archive is None and self.refused is None:
+            await self._start_archive()
+        if hearing.broadcastable and hearing.ever_broadcast and self.public is None and hearing.state is not HearingState.CLOSED:
+            await self._start_public()
+        if self.public_line is not None:
+            self.public_line.set_on_air(hearing.broadcast and hearing.state is HearingState.IN_SESSION)
+
+    async def _start_archive(self) -> None:
+        config = self.court.config
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(check_free_space, self.dir, config.disk_floor_bytes)
+        except DiskSpaceError as exc:
+            self.refused = str(exc)
+            log.error("not recording hearing %s: %s", self.hearing.id, exc)
+            await self.court.record_event(self.hearing.id, "recording.refused", "system", reason=str(exc))
+            return
+        path = next_part_path(self.dir)
+        parts = list(self.hearing.extra.get("archive_parts", []))
+        parts.append({"path": str(path), "started_at": self.room.hearing_time()})
+        self.hearing = await self.court.update_extra(self.hearing.id, archive_parts=parts)
+        writer = ArchiveWriter(
+            path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
+            metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id},
+        )
+        self.archive_path = path
+        self.archive = Pump.for_archive(writer, self.room.fps)
+        await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
+
+    async def _start_public(self) -> None:
+        config = self.court.config
+        live = self.dir / "live"
+        if live.exists():
+            await asyncio.to_thread(shutil.rmtree, live)  # a restart begins a fresh live stream
+        live.mkdir(parents=True, exist_ok=True)
+        slate = await asyncio.to_thread(Slate.create, self.room.width, self.room.height, self.room.fps)
+        self.public_line = DelayLine(config.broadcast_delay, self.room.fps, slate=slate, on_air=False)
+        writer = HlsWriter(live, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
+                           segment_seconds=config.hls_segment_seconds)
+        self.public = Pump(self.public_line, writer, name="recorder-public")
+
+    async def finish(self) -> None:
+        """At close: finalise the archive, end the live stream, build the replay."""
+        self.closing = True
+        archive, public = self.archive, self.public
+        self.archive = self.public = None
+        if archive is not None:
+            try:
+                await asyncio.to_thread(archive.close, 30.0)
+            except Exception:  # noqa: BLE001 - what was written stays playable; say so and go on
+                log.exception("closing the archive failed")
+        if public is not None:
+            try:
+                await asyncio.to_thread(public.close, 30.0)
+            except Exception:  # noqa: BLE001
+                log.exception("closing the live stream failed")
+        hearing = await self.court.get_hearing(self.hearing.id)
+        files = await self._describe_parts(hearing)
+        if hearing.broadcastable and hearing.ever_broadcast and files:
+            try:
+                files += await self._build_replay(hearing, files)
+            except Exception:  # noqa: BLE001 - the archive is the record; a failed replay is reported
+                log.exception("building the replay failed")
+                await self.court.record_event(hearing.id, "replay.failed", "system")
+        hearing = await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
+        await self.court.record_event(hearing.id, "recording.finished", "system", files=len(files))
+        if self._on_finished is not None:
+            await self._on_finished(hearing, files)
+
+    async def _describe_parts(self, hearing: Hearing) -> list[dict[str, Any]]:
+        out = []
+        for part in hearing.extra.get("archive_parts", []):
+            path = Path(part["path"])
+            if path.exists() and path.stat().st_size > 0:
+                info = await asyncio.to_thread(describe_archive, path, float(part.get("started_at", 0.0)))
+                out.append({"kind": "archive", **info})
+        return out
+
+    async def _build_replay(self, hearing: Hearing, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from recorder import Cue, build_chapters, build_replay, write_captions, write_chapters
+
+        events = await self.court.events(hearing.id)
+        end = hearing.closed_at or self.court.hearing_time(hearing)
+        on_air = on_air_intervals(events, end)
+        out = self.dir / "replay"
+        if out.exists():
+            await asyncio.to_thread(shutil.rmtree, out)
+        records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in parts]
+        replay = await asyncio.to_thread(build_replay, records, on_air, out)
+        cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in await self._transcript(hearing)]
+        await asyncio.to_thread(write_captions, out, cues, replay.time_map)
+        titles = [(e.hearing_time, title) for e in events if (title := CHAPTERS.get(e.kind))]
+        chapters = build_chapters(titles, replay.time_map, replay.duration)
+        await asyncio.to_thread(write_chapters, out, chapters)
+        transcript = [
+            {**s, "replay_start": replay.time_map.to_output_next(s["start"])}
+            for s in await self._transcript(hearing)
+            if replay.time_map.to_output(s["start"]) is not None
+        ]
+        (out / "transcript.json").write_text(_json(transcript), encoding="utf-8")
+        files = []
+        for name, kind in (("replay.mp4", "replay"), ("captions.vtt", "captions")):
+            path = out / name
+            sha, size = await asyncio.to_thread(file_digest, path)
+            files.append({"kind": kind, "path": str(path), "sha256": sha, "size": size})
+        return files
+
+    async def _transcript(self, hearing: Hearing) -> list[dict[str, Any]]:
+        try:
+            from courtroom.record import speaker_label
+            from courtroom.transcript import TranscriptService
+        except ImportError:
+            return []
+        segments = await TranscriptService(self.court).segments(hearing.id)
+        return [
+            {"start": s.start, "end": s.end, "label": speaker_label(s.role, s.name), "text": s.text,
+             "role": s.role, "name": s.name, "id": s.id}
+            for s in segments
+        ]
+
+
+# Chapters of the replay, from the hearing's events.
+CHAPTERS = {
+    "hearing.start": "开庭 Opening",
+    "hearing.resume": "继续开庭 Resumed",
+    "evidence.present": "举证质证 Evidence",
+    "participant.call_witness": "证人作证 Witness",
+    "hearing.close": "闭庭 Closing",
+}
+
+
+def describe_archive(path: Path, started_at: float) -> dict[str, Any]:
+    """A finished or crash-cut archive part: its hash, size, duration and place on the clock."""
+    sha, size = file_digest(path)
+    start = read_start_hearing_time(path)
+    duration = 0.0
+    try:
+        with av.open(str(path)) as container:
+            if container.duration:
+                duration = container.duration / 1_000_000
+    except av.error.FFmpegError:
+        log.warning("archive part %s does not open", path)
+    return {
+        "path": str(path),
+        "sha256": sha,
+        "size": size,
+        "duration": duration,
+        "start_hearing_time": start if start is not None else started_at,
+    }
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _public_file(f: dict[str, Any]) -> dict[str, Any]:
+    return {k: f[k] for k in ("kind", "path", "sha256", "size") if k in f} | (
+        {"duration": f["duration"], "start_hearing_time": f["start_hearing_time"]} if "duration" in f else {}
+    )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=1)
