@@ -195,9 +195,8 @@ class HearingRecording:
     async def _describe_parts(self, hearing: Hearing) -> list[dict[str, Any]]:
         out = []
         for part in hearing.extra.get("archive_parts", []):
-            path = Path(part["path"])
-            if path.exists() and path.stat().st_size > 0:
-                info = await asyncio.to_thread(describe_archive, path, float(part.get("started_at", 0.0)))
+            info = await asyncio.to_thread(describe_archive, Path(part["path"]), float(part.get("started_at", 0.0)))
+            if info is not None:
                 out.append({"kind": "archive", **info})
         return out
 
@@ -254,8 +253,10 @@ CHAPTERS = {
 }
 
 
-def describe_archive(path: Path, started_at: float) -> dict[str, Any]:
+def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:
     """A finished or crash-cut archive part: its hash, size, duration and place on the clock."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
     sha, size = file_digest(path)
     start = read_start_hearing_time(path)
     duration = 0.0

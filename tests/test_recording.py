@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import av
-import pytest
 
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
@@ -162,7 +161,7 @@ async def test_closed_door_hearing_and_mediation_have_no_public_path(server_fact
         try:
             n = len(judge.messages)
             await judge.act("broadcast_on")
-            assert await eventually(lambda: any(m["type"] == "error" for m in judge.messages[n:]), 5)
+            assert await eventually(lambda j=judge, n=n: any(m["type"] == "error" for m in j.messages[n:]), 5)
             await asyncio.sleep(2)
             for path in (f"/public/hearings/{hid}", f"/public/hearings/{hid}/live/live.m3u8", f"/public/hearings/{hid}/replay/replay.mp4"):
                 assert (await api.request("GET", path, None)).status == 404
@@ -174,13 +173,10 @@ async def test_closed_door_hearing_and_mediation_have_no_public_path(server_fact
             await judge.close()
             await plaintiff.close()
 
-        async def archived() -> bool:
+        async def archived(hid: str = hid) -> bool:
             return bool((await api.get_hearing(hid)).json["extra"].get("record_files"))
 
-        for _ in range(100):
-            if await archived():
-                break
-            await asyncio.sleep(0.1)
+        assert await _poll(archived, 10)
         files = (await api.get_hearing(hid)).json["extra"]["record_files"]
         assert [f["kind"] for f in files] == ["archive"], files  # the court keeps it; no replay
         assert streams_of(Path(files[0]["path"]))[0]
