@@ -410,10 +410,12 @@ class ArchiveWriter:
         finally:
             self._container.close()
         start = self.start_hearing_time if self.start_hearing_time is not None else 0.0
+        # A part that never received a keyframe was never written: it is an empty record.
+        written = self.path.exists()
         self._closed = RecordFile(
             path=self.path,
-            sha256=sha256_file(self.path),
-            size=self.path.stat().st_size,
+            sha256=sha256_file(self.path) if written else hashlib.sha256(b"").hexdigest(),
+            size=self.path.stat().st_size if written else 0,
             duration=round(self._end, 6),
             start_hearing_time=start,
         )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from courtroom.config import Config
+from courtroom.transcript import TranscriptService
 
 from .errors import error_middleware
 from .hub import Hub
@@ -15,6 +16,7 @@ from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .rooms import RoomManager
 from .routes import setup_routes
+from .transcript_api import TRANSCRIPT
 
 
 def create_app(config: Config) -> web.Application:
@@ -26,6 +28,7 @@ def create_app(config: Config) -> web.Application:
     app[POD] = pod
     setup_routes(app)
     app[HUB] = Hub(pod.court)
+    app[TRANSCRIPT] = TranscriptService(pod.court)
     app[ROOMS] = RoomManager(pod.court)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))

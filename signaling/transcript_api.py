@@ -55,7 +55,7 @@ def _segment_id(request: web.Request) -> int:
     try:
         return int(request.match_info["segment_id"])
     except ValueError:
-        raise ApiError(404, "not_found", "no such segment") from None
+        raise ApiError(400, "invalid_segment", "a segment id is an integer") from None
 
 
 async def get_transcript(request: web.Request) -> web.Response:
