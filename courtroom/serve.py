@@ -30,9 +30,16 @@ DEMO_PEOPLE = [
 def serve(config: Config, demo: bool = False) -> int:
     from aiohttp import web
 
+    from asr.models import ModelError
     from signaling.app import create_app
 
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ModelError as exc:
+        log.error("speech recognition cannot start: %s", exc)
+        print(f"courtroom: speech recognition cannot start: {exc}\n"
+              "  pass --asr-model PATH to a model folder, or --asr-engine off", flush=True)
+        return 2
     if demo:
         from signaling.pod import POD
 

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from asr.engine import make_engine
+from asr.pipeline import Transcriber
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
@@ -16,6 +18,7 @@ from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .rooms import RoomManager
 from .routes import setup_routes
+from .speech import Speech
 from .transcript_api import TRANSCRIPT
 
 
@@ -30,6 +33,12 @@ def create_app(config: Config) -> web.Application:
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    transcriber = _load_speech(config)
+    if transcriber is not None:
+        speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics, config.asr_engine)
+        app[ROOMS].speech = speech
+        pod.services["speech"] = speech
+        pod.metrics.collector(speech.gauges)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
@@ -37,9 +46,21 @@ def create_app(config: Config) -> web.Application:
     return app
 
 
+def _load_speech(config: Config) -> Transcriber | None:
+    """Load the recognizer once, before serving: a missing or broken model fails here, with a
+    clear message, never in the middle of a hearing."""
+    engine = make_engine(config.asr_engine, config.asr_model, config.asr_language)
+    if engine is None:
+        return None
+    return Transcriber(engine)
+
+
 async def _media(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[ROOMS].close()
+    speech = app[POD].services.get("speech")
+    if speech is not None:
+        speech.transcriber.close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

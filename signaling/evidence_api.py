@@ -134,11 +134,10 @@ async def receive_upload(
                 raise _malformed("send the file as it is, without a transfer or content encoding")
             if part.name == "file" and not got_file:
                 got_file = True
-                filename = part.filename
+                filename = _filename(part.filename)
                 if into is not None:
-                    into.mkdir(parents=True, exist_ok=True)
                     path = into / f"{uuid.uuid4().hex}.part"
-                    out = await asyncio.to_thread(open, path, "xb")
+                    out = await asyncio.to_thread(_open_new, path)
                 while True:
                     chunk = await part.read_chunk(CHUNK)
                     if not chunk:
@@ -194,6 +193,21 @@ async def receive_upload(
     return Upload(digest.hexdigest(), size, head, filename, fields, path)
 
 
+def _filename(raw: str | None) -> str | None:
+    """The part's file name: browsers send it as raw UTF-8, some clients percent-encode it."""
+    if raw and "%" in raw:
+        try:
+            return urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            return raw
+    return raw
+
+
+def _open_new(path: Path) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "xb")
+
+
 def _sync_close(f: Any) -> None:
     f.flush()
     os.fsync(f.fileno())
@@ -246,7 +260,7 @@ class EvidenceService:
     def lock(self, hearing_id: str) -> asyncio.Lock:
         return self.locks.setdefault(hearing_id, asyncio.Lock())
 
-    async def list(self, hearing_id: str) -> list[Exhibit]:
+    async def all_exhibits(self, hearing_id: str) -> list[Exhibit]:
         return await self.pod.db.run(self.store.list, hearing_id)
 
     async def get(self, hearing_id: str, exhibit_id: str) -> Exhibit:
@@ -260,7 +274,7 @@ class EvidenceService:
         """Exhibits shown and views stated, as lines of the hearing record (a transcript NoteSource)."""
         events = await self.court.events(hearing_id)
         people = await self.court.participants(hearing_id)
-        return record_notes(events, people, await self.list(hearing_id))
+        return record_notes(events, people, await self.all_exhibits(hearing_id))
 
     async def on_change(self, change: Change) -> None:
         hearing = change.hearing
@@ -334,7 +348,7 @@ def broadcast(app: web.Application, hearing: Hearing, message: dict[str, Any]) -
 
 
 async def _announce(request: web.Request, service: EvidenceService, hearing: Hearing) -> None:
-    exhibits_now = await service.list(hearing.id)
+    exhibits_now = await service.all_exhibits(hearing.id)
     broadcast(request.app, hearing, {"type": "evidence", "exhibits": [e.to_dict() for e in exhibits_now]})
 
 
@@ -363,7 +377,7 @@ async def upload(request: web.Request) -> web.Response:
         description = clean_text(received.fields.get("label"), "label", 100, required=False)
         assert received.path is not None
         try:
-            pages = await exhibits_pages(received.path, media_type)
+            pages = await inspect(received.path, media_type)
         except Unreadable as e:
             raise ApiError(415, "unreadable", str(e)) from None
         final = file_path(config.data_dir, received.sha256)
@@ -382,7 +396,7 @@ async def upload(request: web.Request) -> web.Response:
                  "exhibit": dup.exhibit.to_dict()},
                 status=409,
             )
-        except BaseException:
+        except Exception:
             if not await service.pod.db.run(service.store.referenced, received.sha256):
                 with contextlib.suppress(FileNotFoundError):
                     final.unlink()
@@ -393,14 +407,10 @@ async def upload(request: web.Request) -> web.Response:
     return web.json_response(exhibit.to_dict(), status=201)
 
 
-async def exhibits_pages(path: Path, media_type: str) -> int:
-    return await inspect(path, media_type)
-
-
 async def list_exhibits(request: web.Request) -> web.Response:
     service, actor, hearing = await _caller_for(request)
     _require_sees(actor, hearing)
-    found = await service.list(hearing.id)
+    found = await service.all_exhibits(hearing.id)
     current = service.presenting.get(hearing.id)
     return web.json_response({
         "exhibits": [e.to_dict() for e in found],
@@ -439,8 +449,8 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 
 async def _in_hearing(service: EvidenceService, actor: Actor, hearing: Hearing) -> None:
-    """A presenting participant must be seated in the hearing, not waiting outside it."""
-    if actor.participant is None:
+    """A presenting party must be seated in the hearing, not waiting outside it (the bench need not)."""
+    if actor.participant is None or may(actor.role, Permission.ACT_ON_OTHERS):
         return
     people = {p.id: p for p in await service.court.participants(hearing.id)}
     p = people.get(actor.participant.id)
