@@ -276,6 +276,28 @@ class EvidenceService:
         people = await self.court.participants(hearing_id)
         return record_notes(events, people, await self.all_exhibits(hearing_id))
 
+    async def on_record_confirmed(self, confirmed: Any) -> None:
+        """A transcript hook: deposit the confirmed hearing record (庭审笔录) once, then seal again.
+
+        `confirmed` is a courtroom.transcript.RecordConfirmed; the record's canonical text is
+        deposited as UTF-8 (kind `transcript`, name `record.txt`) when the first decision
+        seals it, and the hearing is sealed again then and once every party has decided.
+        """
+        hearing_id: str = confirmed.hearing_id
+        data = str(confirmed.text).encode("utf-8")
+        sha = hashlib.sha256(data).hexdigest()
+        ledger = self.ledger
+
+        def deposit() -> None:
+            with ledger.transaction():
+                done = any(e.kind == "transcript" and e.sha256 == sha for e in ledger.leaves(hearing_id))
+                if not done:
+                    ledger.deposit("transcript", hearing_id, "record.txt", sha, len(data))
+            if not done or confirmed.complete:
+                ledger.seal(hearing_id)
+
+        await self.pod.db.run(deposit)
+
     async def on_change(self, change: Change) -> None:
         hearing = change.hearing
         if hearing.state is HearingState.CLOSED:
@@ -294,6 +316,7 @@ def add_routes(app: web.Application) -> None:
     service = EvidenceService(app[POD])
     app[EVIDENCE] = service
     service.court.add_listener(service.on_change)
+    app.on_startup.append(_join_the_record)
     base = "/api/hearings/{hearing_id}/evidence"
     app.router.add_post(base, upload)
     app.router.add_get(base, list_exhibits)
@@ -306,6 +329,23 @@ def add_routes(app: web.Application) -> None:
     from . import verify_api
 
     verify_api.add_routes(app)
+
+
+async def _join_the_record(app: web.Application) -> None:
+    """Exhibits shown and views stated become lines of the hearing record; the confirmed
+    record is deposited in the ledger. (The transcript service is made after the routes.)"""
+    try:
+        from .transcript_api import TRANSCRIPT
+    except ImportError:
+        return
+    transcript = app.get(TRANSCRIPT)
+    if transcript is None:
+        return
+    service = app[EVIDENCE]
+    if service.notes not in transcript.note_sources:
+        transcript.note_sources.append(service.notes)
+    if service.on_record_confirmed not in transcript.on_confirmed:
+        transcript.on_confirmed.append(service.on_record_confirmed)
 
 
 # -- who sees what ----------------------------------------------------------------------------

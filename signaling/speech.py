@@ -132,5 +132,8 @@ class Speech:
             ("courtroom_asr_overloaded", "1 while any speaker's recognition is behind", {}, float(stats.overloaded)),
         ]
         for pid, sp in stats.speakers.items():
-            out.append(("courtroom_asr_speaker_backlog_seconds", "recognition backlog per speaker", {"participant": pid}, sp.backlog_seconds))
+            labels = {"participant": pid}
+            out.append(("courtroom_asr_speaker_backlog_seconds", "recognition backlog per speaker", labels, sp.backlog_seconds))
+            out.append(("courtroom_asr_speaker_busy_seconds", "worker time spent recognising a speaker", labels, sp.busy_seconds))
+            out.append(("courtroom_asr_speaker_audio_seconds", "gated audio a speaker's recognizer received", labels, sp.audio_seconds))
         return out

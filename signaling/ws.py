@@ -43,8 +43,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _close_session(pod, rooms, old, replaced=True)
         await old.ws.close(code=4000, message=b"replaced")
     try:
-        await pod.court.connect(hearing.id, participant.id)
+        change = await pod.court.connect(hearing.id, participant.id)
         pod.metrics.inc("courtroom_ws_connections_total")
+        await _send_record_so_far(request.app, session, change.hearing.state)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await _handle_text(pod, rooms, session, msg.data)
@@ -61,6 +62,18 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             except Exception:  # noqa: BLE001 - a closing socket must not raise
                 log.exception("recording a drop failed")
     return ws
+
+
+async def _send_record_so_far(app: web.Application, session: Session, hearing_state: Any) -> None:
+    """A late joiner (or a reconnecting one) gets the record so far, if it may see it."""
+    from .pod import HUB
+    from .transcript_api import TRANSCRIPT
+
+    me = next((p for p in (await app[POD].court.participants(session.participant.hearing_id)) if p.id == session.id), None)
+    if me is None or not app[HUB].sees_transcript(me, hearing_state):
+        return
+    segments = await app[TRANSCRIPT].segments(session.participant.hearing_id)
+    session.send({"type": "transcript_history", "segments": [s.to_message() for s in segments]})
 
 
 async def _close_session(pod: Pod, rooms: RoomManager, session: Session, replaced: bool) -> None:

@@ -105,6 +105,59 @@ async def test_whisper_live_path_is_as_accurate_as_reading_the_file(server_facto
         offline += [r.text for r in results]
     offline_wer = wer(reference, " ".join(offline))
     print(f"whisper tiny.en WER: live {live_wer:.3f} offline {offline_wer:.3f} ({len(finals)} finals)")
+    print("live:", live_text)
+    print("offline:", " ".join(offline))
     assert all(s["speaker"] == plaintiff["id"] for s in finals)
     assert offline_wer < 0.5 and live_wer < 0.5
     assert live_wer <= offline_wer + 0.1, (live_text, offline)
+
+
+def _metric(text: str, name: str, participant: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'participant="{participant}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_the_voice_gate_keeps_silent_microphones_cheap(server_factory, api_factory, speech_dir):
+    """Five people connected, one speaking, four with room noise: only the speaker costs."""
+    from tests.asr_audio import noise
+
+    corpus = Corpus(speech_dir / "gate")
+    # Recognizers are created and warmed when people join (about 1.5 s of CPU each, once):
+    # the speech starts after that, and the cost is measured from then on.
+    speech, _ = timeline([9.0, corpus.samples(SCRIPT[1]), 1.0, corpus.samples(SCRIPT[2]), 1.0])
+    speech_wav = write_wav(speech_dir / "gate-speech.wav", speech)
+    noise_wav = write_wav(speech_dir / "gate-noise.wav", noise(3.0, -55.0))
+    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    api = api_factory(server)
+    roles = [("judge", "王法官"), ("plaintiff", "张三"), ("defendant", "李四"), ("agent", "赵律师", "plaintiff"), ("agent", "钱律师", "defendant")]
+    hearing, people = await api.hearing_with(*roles)
+    peers = [Participant(server.url, people[0]["token"], WavTrack(speech_wav), PatternTrack(160, 90, 10))]
+    peers += [Participant(server.url, p["token"], WavTrack(noise_wav, loop=True), PatternTrack(160, 90, 10)) for p in people[1:]]
+    try:
+        await peers[0].connect()
+        await peers[0].act("open")
+        for peer, p in zip(peers[1:], people[1:], strict=True):
+            await peer.connect()
+            await peers[0].act("admit", p["id"])
+        await peers[0].act("start")
+        await asyncio.gather(*(peer.start_media() for peer in peers))
+        await asyncio.sleep(8.5)
+        warm = (await api.request("GET", "/metrics", None)).text
+        await asyncio.sleep(speech.size / RATE - 8.5 + 3)
+        metrics = (await api.request("GET", "/metrics", None)).text
+    finally:
+        await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
+
+    def delta(name: str, pid: str) -> float:
+        return _metric(metrics, name, pid) - _metric(warm, name, pid)
+
+    busy = {p["role"] + p["name"]: round(delta("courtroom_asr_speaker_busy_seconds", p["id"]), 3) for p in people}
+    audio = {p["role"] + p["name"]: round(delta("courtroom_asr_speaker_audio_seconds", p["id"]), 3) for p in people}
+    print("recognizer busy seconds:", busy, "gated audio seconds:", audio)
+    speaker = busy.pop("judge王法官")
+    assert audio["judge王法官"] > 3.0, "the speaker's speech did not reach its recognizer"
+    assert speaker > 0
+    assert all(a < 0.5 for k, a in audio.items() if k != "judge王法官"), audio
+    assert sum(busy.values()) < 0.1 * speaker + 0.2, (busy, speaker)
