@@ -121,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         return handled
     if args.command == "hearing":
         from . import admin
-
         from .court import InvalidInput
         from .procedure import ActionRefused
 

@@ -1,14 +1,166 @@
-"""Ledger and export subcommands of `courtroom` (filled in by their own change)."""
+"""Ledger and export subcommands of `courtroom`.
+
+    courtroom verify FILE                 was FILE deposited? (JSON; exit 0 yes, 1 no)
+    courtroom ledger check                walk the chain (exit 0 intact; 1 names the first broken entry)
+    courtroom verify-bundle DIR_OR_ZIP    check an exported bundle offline, no database (exit 0 / 1)
+    courtroom hearing export ID --out DIR write a hearing's bundle (a folder, or a .zip)
+
+Exit 2 for usage errors and a data folder with no pod in it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+_COMMANDS = ("verify", "ledger", "verify-bundle")
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    from .cli import _add_data as add
+
+    add(parser)
 
 
 def add_parsers(sub: argparse._SubParsersAction, hearing_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    pass
+    verify = sub.add_parser("verify", help="was this file deposited in the ledger? (prints JSON; exit 0 yes, 1 no)")
+    _add_data(verify)
+    verify.add_argument("file", metavar="FILE", help="the file to look up by its SHA-256")
+
+    ledger = sub.add_parser("ledger", help="check the ledger's hash chain")
+    lsub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    check = lsub.add_parser("check", help="walk the chain; exit 1 and name the first broken or missing entry")
+    _add_data(check)
+
+    bundle = sub.add_parser("verify-bundle", help="check an exported hearing bundle offline (no database needed)")
+    _add_data(bundle)
+    bundle.add_argument("bundle", metavar="DIR_OR_ZIP", help="the bundle folder or its .zip")
+
+    export = hearing_sub.add_parser("export", help="write a hearing's evidence bundle (files, ledger entries, proofs)")
+    _add_data(export)
+    export.add_argument("hearing_id", metavar="ID", help="the hearing's id")
+    export.add_argument("--out", metavar="DIR", default=None,
+                        help="a new or empty folder, or a path ending .zip (default ./bundle-ID)")
 
 
 def run(args: argparse.Namespace) -> int | None:
     """Run the command if it is one of ours; None when it is not."""
-    return None
+    command = args.command
+    if command == "hearing" and getattr(args, "hearing_command", None) == "export":
+        return _export(args)
+    if command not in _COMMANDS:
+        return None
+    if command == "verify-bundle":
+        from .bundle import verify_bundle
+
+        report = verify_bundle(Path(args.bundle))
+        _print(report.to_dict())
+        if not report.ok:
+            for problem in report.problems:
+                print(f"verify-bundle: {problem}", file=sys.stderr)
+        return 0 if report.ok else 1
+    if command == "verify":
+        return _verify(args)
+    return _check(args)
+
+
+def _print(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+def _database(args: argparse.Namespace) -> Any:
+    from .database import Database
+
+    path = Path(args.data) / "courtroom.sqlite3"
+    if not path.is_file():
+        print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
+        return None
+    return Database(path)
+
+
+def _sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _verify(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        sha, size = _sha256_file(path)
+    except OSError as e:
+        print(f"courtroom verify: {e.strerror or e}: {path}", file=sys.stderr)
+        return 2
+    db = _database(args)
+    if db is None:
+        return 2
+    try:
+        from .ledger import Ledger
+
+        ledger = Ledger(db.conn, Path(args.data))
+
+        def lookup() -> list[dict[str, Any]]:
+            out = []
+            for e in ledger.find(sha):
+                row = db.conn.execute("SELECT case_number FROM hearings WHERE id = ?", (e.hearing_id,)).fetchone()
+                out.append({"seq": e.seq, "kind": e.kind, "hearing_id": e.hearing_id,
+                            "case_number": row[0] if row else None, "name": e.name, "wall_time": e.wall_time,
+                            "entry_hash": e.entry_hash})
+            return out
+
+        entries = db.call(lookup)
+    finally:
+        db.close()
+    _print({"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries})
+    return 0 if entries else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    db = _database(args)
+    if db is None:
+        return 2
+    try:
+        from .ledger import Ledger
+
+        result = db.call(Ledger(db.conn, Path(args.data)).check)
+    finally:
+        db.close()
+    _print(result.to_dict())
+    if not result.ok:
+        print(f"ledger check: BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .admin import open_court
+    from .bundle import BundleError, export
+    from .cli import config_from
+    from .store import NotFound
+
+    if not (Path(args.data) / "courtroom.sqlite3").is_file():
+        print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(f"bundle-{args.hearing_id}")
+    court = open_court(config_from(args))
+    try:
+        summary = asyncio.run(export(court, args.hearing_id, out))
+    except NotFound as e:
+        print(f"courtroom hearing export: {e}", file=sys.stderr)
+        return 1
+    except (BundleError, OSError) as e:
+        print(f"courtroom hearing export: {e}", file=sys.stderr)
+        return 2
+    finally:
+        court.db.close()
+    _print(summary)
+    return 0

@@ -215,11 +215,9 @@ def _sync_close(f: Any) -> None:
 
 
 def _store_file(tmp: Path, final: Path) -> None:
-    """Move a finished upload to its content address (the same bytes may already be there)."""
+    """Move a finished upload to its content address. The same bytes may already be there:
+    replacing them is atomic, and puts right a copy that was damaged on disk."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists() and final.stat().st_size == tmp.stat().st_size:
-        tmp.unlink()
-        return
     os.replace(tmp, final)
     fd = os.open(final.parent, os.O_RDONLY)
     try:
