@@ -20,7 +20,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcconfiguration import RTCBundlePolicy
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from courtroom.config import Config
 from courtroom.participants import Participant
@@ -66,6 +66,7 @@ class PeerSession:
                 self.pc = self._new_pc()
             pc = self.pc
             try:
+                self._prepare_transceivers(pc, offer)
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             except Exception as exc:  # aiortc raises ValueError, KeyError, ... on bad SDP
                 if pc.remoteDescription is None:
@@ -99,22 +100,6 @@ class PeerSession:
         pc = RTCPeerConnection(rtc_configuration(self.config))
         publishes = may(self.participant.role, Permission.SPEAK)
         self.downlink = self.room.add_downlink(self.participant.id)
-        # The transceivers exist before the offer is applied so that the H.264-only
-        # preference shapes the negotiation: our packets are H.264, nothing else.
-        # An observer only watches: it is sent the hearing, nothing of its own is taken.
-        direction = "sendrecv" if publishes else "sendonly"
-        pc.addTransceiver(self.downlink.audio, direction=direction)
-        video = pc.addTransceiver(self.downlink.video, direction=direction)
-        video.setCodecPreferences(_h264_only())
-        sender = video.sender
-        original = sender._send_keyframe
-
-        def on_picture_loss() -> None:
-            # Our packets are pre-encoded: the sender's own flag does nothing, the room must act.
-            original()
-            self.room.request_keyframe()
-
-        sender._send_keyframe = on_picture_loss  # type: ignore[method-assign]
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -127,6 +112,34 @@ class PeerSession:
                 await self._on_failed()
 
         return pc
+
+    def _prepare_transceivers(self, pc: RTCPeerConnection, offer: str) -> None:
+        """Our sending transceivers exist before the offer is applied, so that the H.264-only
+        preference shapes the negotiation (our packets are H.264, nothing else). Each is made
+        only once the offer has a section of its kind: aiortc cannot answer with a
+        transceiver the offer does not mention."""
+        assert self.downlink is not None
+        kinds = [m.kind for m in SessionDescription.parse(offer).media]
+        have = {t.kind for t in pc.getTransceivers()}
+        # An observer only watches: it is sent the hearing, nothing of its own is taken.
+        direction = "sendrecv" if may(self.participant.role, Permission.SPEAK) else "sendonly"
+        for kind in ("audio", "video"):
+            if kind not in kinds or kind in have:
+                continue
+            if kind == "audio":
+                pc.addTransceiver(self.downlink.audio, direction=direction)
+                continue
+            video = pc.addTransceiver(self.downlink.video, direction=direction)
+            video.setCodecPreferences(_h264_only())
+            sender = video.sender
+            original = sender._send_keyframe
+
+            def on_picture_loss(original: Any = original) -> None:
+                # Our packets are pre-encoded: the sender's own flag does nothing, the room must act.
+                original()
+                self.room.request_keyframe()
+
+            sender._send_keyframe = on_picture_loss  # type: ignore[method-assign]
 
     async def _reset(self) -> None:
         pc, self.pc = self.pc, None

@@ -115,3 +115,49 @@ async def test_observer_watches_but_is_not_heard_and_replaced_socket(judge_socke
     finally:
         await judge.close()
         await observer.close()
+
+
+async def test_renegotiation_adds_a_camera_to_a_live_peer(judge_socket):
+    """A participant joins with a microphone only, then turns a camera on: a new offer on the
+    same peer; the server answers and the picture starts flowing both ways."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc.rtcconfiguration import RTCBundlePolicy
+
+    server, api, hearing, people = judge_socket
+    judge = Participant(server.url, people["judge"]["token"])
+    await judge.connect()
+    await judge.act("open")
+    await judge.act("start")
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    frames = []
+
+    @pc.on("track")
+    def on_track(track):
+        async def read():
+            while True:
+                frames.append(await track.recv())
+
+        if track.kind == "video":
+            asyncio.ensure_future(read())
+
+    async def negotiate() -> None:
+        await pc.setLocalDescription(await pc.createOffer())
+        n = len(judge.messages)
+        await judge.send({"type": "offer", "sdp": pc.localDescription.sdp})
+        assert await eventually(lambda: any(m["type"] == "answer" for m in judge.messages[n:]), 10)
+        answer = next(m for m in judge.messages[n:] if m["type"] == "answer")
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+
+    try:
+        pc.addTransceiver(ToneTrack(440), direction="sendrecv")
+        await negotiate()
+        await asyncio.sleep(1.0)
+        assert not frames, "no video m-line yet, so no picture"
+        pc.addTransceiver(PatternTrack(), direction="sendrecv")
+        await negotiate()
+        assert await eventually(lambda: len(frames) >= 10, 10), "no picture after adding the camera"
+        stats = (await api.request("GET", f"/api/hearings/{hearing['id']}/stats", api.admin_key)).json
+        assert stats["uplinks"][people["judge"]["id"]]["video_frames_in"] > 0, "the new camera does not reach the room"
+    finally:
+        await pc.close()
+        await judge.close()
