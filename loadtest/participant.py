@@ -12,16 +12,34 @@ from typing import Any
 import aiohttp
 import av
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
+
+VideoCallback = Callable[[int, av.VideoFrame, float], None]
+AudioCallback = Callable[[int, np.ndarray, float], None]
+MessageCallback = Callable[[dict[str, Any], float], None]
+
+
+def video_codecs(name: str) -> list[Any]:
+    """aiortc's video codec capabilities restricted to one codec (and its RTX)."""
+    mime = f"video/{name}".lower()
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    return [c for c in codecs if c.mimeType.lower() in (mime, "video/rtx")]
 
 
 class Participant:
     """Joins with a token, publishes the given tracks, records what comes back.
 
-    Kept bounded: only the last `keep_audio_seconds` of received audio and the latest
-    received picture are held.
+    Kept bounded: only the last `keep_audio_seconds` of received audio (of the first audio
+    stream) and the latest received picture are held.
+
+    `receive_slots` > 1 offers that many audio and video streams to receive (the first pair
+    also carries what this participant sends, the others are recvonly): a forwarding server
+    sends each other participant's camera and microphone on a slot of its own. The slot of a
+    stream is its transceiver's position among those of its kind. `video_codec` ("h264",
+    "vp8") limits what the video transceivers negotiate; a camera that sends pre-encoded
+    H.264 packets needs "h264".
     """
 
     def __init__(
@@ -31,11 +49,16 @@ class Participant:
         audio: MediaStreamTrack | None = None,
         video: MediaStreamTrack | None = None,
         keep_audio_seconds: float = 10.0,
+        *,
+        receive_slots: int = 1,
+        video_codec: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.audio = audio
         self.video = video
+        self.receive_slots = max(1, receive_slots)
+        self.video_codec = video_codec
         self.messages: list[dict[str, Any]] = []
         self.state: dict[str, Any] | None = None
         self.video_frames = 0
@@ -44,6 +67,9 @@ class Participant:
         self.audio_samples: deque[np.ndarray] = deque(maxlen=int(keep_audio_seconds * 50))
         self.audio_frames = 0
         self.on_frame: Callable[[av.VideoFrame, float], None] | None = None
+        self.on_video: VideoCallback | None = None
+        self.on_audio: AudioCallback | None = None
+        self.on_message: MessageCallback | None = None
         self.pc: RTCPeerConnection | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -64,6 +90,7 @@ class Participant:
         async for msg in self._ws:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
+            now = time.monotonic()
             message = json.loads(msg.data)
             self.messages.append(message)
             if len(self.messages) > 5000:
@@ -72,6 +99,8 @@ class Participant:
                 self.state = message
             if message["type"] == "answer" and self._answer and not self._answer.done():
                 self._answer.set_result(message["sdp"])
+            if self.on_message is not None:
+                self.on_message(message, now)
             for predicate, future in list(self._waiters):
                 if not future.done() and predicate(message):
                     future.set_result(message)
@@ -98,12 +127,32 @@ class Participant:
     async def start_media(self, timeout: float = 15.0) -> None:
         pc = self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         pc.addTransceiver(self.audio if self.audio is not None else "audio", direction="sendrecv" if self.audio else "recvonly")
-        pc.addTransceiver(self.video if self.video is not None else "video", direction="sendrecv" if self.video else "recvonly")
+        video = pc.addTransceiver(self.video if self.video is not None else "video", direction="sendrecv" if self.video else "recvonly")
+        videos = [video]
+        for _ in range(self.receive_slots - 1):
+            pc.addTransceiver("audio", direction="recvonly")
+            videos.append(pc.addTransceiver("video", direction="recvonly"))
+        if self.video_codec:
+            for transceiver in videos:
+                transceiver.setCodecPreferences(video_codecs(self.video_codec))
+        keyframe = getattr(self.video, "request_keyframe", None)
+        if callable(keyframe):
+            # A camera of pre-encoded packets: the sender's own keyframe flag would do
+            # nothing, so a picture-loss report must reach the camera's encoder.
+            sender = video.sender
+            original = sender._send_keyframe
+
+            def on_picture_loss() -> None:
+                original()
+                keyframe()
+
+            sender._send_keyframe = on_picture_loss  # type: ignore[method-assign]
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
+            slot = self._slot_of(track)
             reader = self._read_video if track.kind == "video" else self._read_audio
-            self._tasks.append(asyncio.create_task(reader(track)))
+            self._tasks.append(asyncio.create_task(reader(track, slot)))
 
         await pc.setLocalDescription(await pc.createOffer())
         self._answer = asyncio.get_running_loop().create_future()
@@ -111,7 +160,15 @@ class Participant:
         answer = await asyncio.wait_for(self._answer, timeout)
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-    async def _read_video(self, track: MediaStreamTrack) -> None:
+    def _slot_of(self, track: MediaStreamTrack) -> int:
+        assert self.pc is not None
+        same_kind = [t for t in self.pc.getTransceivers() if t.kind == track.kind]
+        for slot, transceiver in enumerate(same_kind):
+            if transceiver.receiver.track is track:
+                return slot
+        return 0
+
+    async def _read_video(self, track: MediaStreamTrack, slot: int = 0) -> None:
         try:
             while True:
                 frame = await track.recv()
@@ -121,19 +178,47 @@ class Participant:
                 self.last_frame = frame  # type: ignore[assignment]
                 if self.on_frame is not None:
                     self.on_frame(frame, now)  # type: ignore[arg-type]
+                if self.on_video is not None:
+                    self.on_video(slot, frame, now)  # type: ignore[arg-type]
         except MediaStreamError:
             pass
 
-    async def _read_audio(self, track: MediaStreamTrack) -> None:
+    async def _read_audio(self, track: MediaStreamTrack, slot: int = 0) -> None:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
         try:
             while True:
                 frame = await track.recv()
+                now = time.monotonic()
                 self.audio_frames += 1
-                for out in resampler.resample(frame):  # type: ignore[arg-type]
-                    self.audio_samples.append(out.to_ndarray().reshape(-1).copy())
+                for samples in _mono_48k(frame, resampler):  # type: ignore[arg-type]
+                    if slot == 0:
+                        self.audio_samples.append(samples)
+                    if self.on_audio is not None:
+                        self.on_audio(slot, samples, now)
         except MediaStreamError:
             pass
+
+    async def receiver_stats(self) -> list[dict[str, Any]]:
+        """aiortc's inbound RTP statistics of every stream received: kind, slot,
+        packetsReceived, packetsLost, jitter (cumulative since the stream began)."""
+        if self.pc is None:
+            return []
+        out: list[dict[str, Any]] = []
+        slots: dict[str, int] = {}
+        for transceiver in self.pc.getTransceivers():
+            slot = slots.get(transceiver.kind, 0)
+            slots[transceiver.kind] = slot + 1
+            report = await transceiver.receiver.getStats()
+            for stats in report.values():
+                if getattr(stats, "type", None) == "inbound-rtp":
+                    out.append({
+                        "kind": transceiver.kind,
+                        "slot": slot,
+                        "packetsReceived": int(stats.packetsReceived),
+                        "packetsLost": int(stats.packetsLost),
+                        "jitter": float(stats.jitter),
+                    })
+        return out
 
     def fps(self, window: float = 2.0) -> float:
         now = time.monotonic()
@@ -164,3 +249,13 @@ class Participant:
             await self._ws.close()
         if self._session is not None:
             await self._session.close()
+
+
+def _mono_48k(frame: av.AudioFrame, resampler: av.AudioResampler) -> list[np.ndarray]:
+    """A received frame as 48 kHz mono int16. aiortc decodes Opus to packed s16 stereo at
+    48 kHz: averaging the channels with numpy costs a fraction of a PyAV resampler call."""
+    if frame.format.name == "s16" and frame.sample_rate == 48000 and len(frame.layout.channels) in (1, 2):
+        data = frame.to_ndarray().reshape(-1, len(frame.layout.channels))
+        mono = data[:, 0] if data.shape[1] == 1 else (data[:, 0].astype(np.int32) + data[:, 1]) // 2
+        return [mono.astype(np.int16)]
+    return [out.to_ndarray().reshape(-1).copy() for out in resampler.resample(frame)]
