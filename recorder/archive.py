@@ -400,6 +400,13 @@ class ArchiveWriter:
             self.audio_packets += 1
             self._end = max(self._end, (rel + AAC_FRAME) / AUDIO_RATE)
 
+    @property
+    def written_until(self) -> float | None:
+        """Hearing time up to which media has been written (None before the first packet)."""
+        if self.start_hearing_time is None:
+            return None
+        return self.start_hearing_time + self._end
+
     def close(self) -> RecordFile:
         """Flush the encoder, write the trailer, hash the file. Idempotent."""
         if self._closed is not None:

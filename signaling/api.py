@@ -95,4 +95,15 @@ async def stats(request: web.Request) -> web.Response:
     room = request.app[ROOMS].rooms.get(hearing_id)
     if room is None:
         return web.json_response({"hearing_id": hearing_id, "state": hearing.state.value, "live": False})
-    return web.json_response({"live": True, **room.stats()})
+    body: dict[str, object] = {"live": True, **room.stats()}
+    recorders = pod.services.get("recorders")
+    recording = recorders.recordings.get(hearing_id) if recorders is not None else None
+    body["recording"] = recording.stats() if recording is not None else None
+    speech = pod.services.get("speech")
+    if speech is not None:
+        asr = speech.transcriber.stats()
+        mine = [s for pid, s in asr.speakers.items() if pid in room.people]
+        body["asr_backlog_s"] = round(max((s.backlog_seconds for s in mine), default=0.0), 3)
+        body["asr_dropped_s"] = round(sum(s.dropped_seconds for s in mine), 3)
+        body["asr_overloaded"] = any(s.overloaded for s in mine)
+    return web.json_response(body)

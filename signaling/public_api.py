@@ -50,7 +50,8 @@ def _describe(request: web.Request, h: Hearing) -> dict[str, Any]:
     base = f"/public/hearings/{h.id}"
     folder = hearing_dir(pod_of(request).court, h.id)
     live = h.state in LIVE and (folder / "live" / "live.m3u8").exists()
-    replay = h.state is HearingState.CLOSED and (folder / "replay" / "replay.mp4").exists()
+    # Replayable once the recorder has finished and stored its files with the hearing.
+    replay = h.state is HearingState.CLOSED and any(f.get("kind") == "replay" for f in h.extra.get("record_files", []))
     return {
         "id": h.id,
         "case_number": h.case_number,

@@ -164,6 +164,21 @@ class HearingRecording:
                            segment_seconds=config.hls_segment_seconds)
         self.public = Pump(self.public_line, writer, name="recorder-public")
 
+    def stats(self) -> dict[str, Any]:
+        """How far the record and the public stream trail the live picture (seconds)."""
+        now = self.room.hearing_time()
+        out: dict[str, Any] = {"archive_lag_s": None, "hls_segment_lag_s": None, "refused": self.refused,
+                               "archive": self.archive_path.name if self.archive_path else None}
+        if self.archive is not None and isinstance(self.archive.sink, ArchiveWriter):
+            until = self.archive.sink.written_until
+            if until is not None:
+                out["archive_lag_s"] = round(max(0.0, now - until), 3)  # until counts the last frame whole
+        if self.public is not None and isinstance(self.public.sink, HlsWriter) and self.public.sink.segments:
+            last = self.public.sink.segments[-1]
+            delay = self.public_line.delay if self.public_line is not None else 0.0
+            out["hls_segment_lag_s"] = round(now - delay - (last.start + last.duration), 3)
+        return out
+
     async def finish(self) -> None:
         """At close: finalise the archive, end the live stream, build the replay."""
         self.closing = True

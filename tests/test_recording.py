@@ -99,6 +99,9 @@ async def test_archive_live_stream_and_replay(server_factory, api_factory):
         for duration, name in segments:
             assert 0 < duration < 4.5  # cut at keyframes; shorter at an on-air switch
             assert decode_all(live_dir / name) > 0
+        stats = (await api.request("GET", f"/api/hearings/{hid}/stats", api.admin_key)).json
+        assert 0 <= stats["recording"]["archive_lag_s"] < 5, stats["recording"]
+        assert stats["recording"]["hls_segment_lag_s"] is not None
         await judge.act("close")
         await state_is(judge, "state", "closed")
     finally:
