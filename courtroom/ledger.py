@@ -43,6 +43,17 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COLUMNS = "seq, kind, hearing_id, name, sha256, size, wall_time, prev_hash, entry_hash"
 
 
+def file_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a file, read in 1 MiB pieces: the one way the pod hashes files."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 class LedgerError(ValueError):
     pass
 

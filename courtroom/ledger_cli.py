@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -84,20 +83,14 @@ def _database(args: argparse.Namespace) -> Any:
     return Database(path)
 
 
-def _sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from .ledger import file_digest
+
     path = Path(args.file)
     try:
-        sha, size = _sha256_file(path)
+        sha, size = file_digest(path)
     except OSError as e:
         print(f"courtroom verify: {e.strerror or e}: {path}", file=sys.stderr)
         return 2

@@ -24,6 +24,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from courtroom.ledger import file_digest
+
 log = logging.getLogger(__name__)
 
 VIDEO_TB = Fraction(1, 90000)
@@ -65,14 +67,6 @@ def read_start_hearing_time(path: str | os.PathLike[str]) -> float | None:
     except (av.error.FFmpegError, OSError):
         return None
     return float(m.group(1)) if m else None
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def to_ticks(pts: int, time_base: Fraction | None, tb: Fraction) -> int:
@@ -421,7 +415,7 @@ class ArchiveWriter:
         written = self.path.exists()
         self._closed = RecordFile(
             path=self.path,
-            sha256=sha256_file(self.path) if written else hashlib.sha256(b"").hexdigest(),
+            sha256=file_digest(self.path)[0] if written else hashlib.sha256(b"").hexdigest(),
             size=self.path.stat().st_size if written else 0,
             duration=round(self._end, 6),
             start_hearing_time=start,

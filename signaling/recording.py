@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import fractions
-import hashlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,6 +22,7 @@ import numpy as np
 from courtroom.court import Court
 from courtroom.events import Event
 from courtroom.hearing import Hearing
+from courtroom.ledger import file_digest
 from courtroom.procedure import HearingState
 from recorder import (
     ArchiveWriter,
@@ -288,16 +288,6 @@ def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:
         "duration": duration,
         "start_hearing_time": start if start is not None else started_at,
     }
-
-
-def file_digest(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
 
 
 def _public_file(f: dict[str, Any]) -> dict[str, Any]:
