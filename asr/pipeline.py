@@ -1,0 +1,514 @@
+"""The live part: per-speaker voice gate → bounded backlog → worker threads → results on the
+event loop, with times on the hearing clock.
+
+Threading model.  ``SpeakerStream.push`` runs on the event loop: it copies the 20 ms chunk,
+runs the voice gate (a dot product) and appends what the gate lets through to the speaker's
+backlog under a short lock; it never waits for recognition.  A small pool of worker threads,
+niced below the media threads, takes speakers in turn (at most ``slice_seconds`` of audio per
+turn, so one talkative speaker cannot starve the others), resamples to 16 kHz, feeds the
+speaker's own recognizer, and posts results back with ``loop.call_soon_threadsafe``.
+A speaker is handled by one worker at a time, so results stay in order.
+
+Back-pressure.  A backlog holds at most ``max_backlog`` seconds of gated audio.  When it is
+full the oldest audio is dropped, the open utterance is cut there, the speaker is flagged
+overloaded and ``on_overload`` is called; the flag clears (and ``on_overload`` is called
+again) once the backlog is down to a quarter of the bound and nothing has been dropped for
+``recover_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .engine import (
+    RECOGNITION_NICE,
+    SAMPLE_RATE,
+    Engine,
+    RecognitionResult,
+    RecognizerStream,
+    TimeMap,
+    Word,
+    default_workers,
+    set_thread_nice,
+)
+from .gate import GateConfig, VoiceGate
+from .resample import IN_RATE, Resampler
+
+__all__ = [
+    "OverloadReport",
+    "SpeakerResult",
+    "SpeakerStats",
+    "SpeakerStream",
+    "Transcriber",
+    "TranscriberStats",
+    "default_workers",
+]
+
+log = logging.getLogger(__name__)
+
+_END = object()  # utterance boundary in a backlog
+_CLOSE = object()  # the speaker left: flush, free the recognizer
+_BATCH = IN_RATE // 10  # wake a worker for 100 ms of audio (or an utterance boundary)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerResult:
+    """A transcript segment: ``start``/``end`` and word times are on the hearing clock."""
+
+    participant_id: str
+    text: str
+    final: bool
+    start: float
+    end: float
+    words: list[Word] = field(default_factory=list)
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OverloadReport:
+    """``overloaded`` True: audio is being dropped; False: the speaker has caught up."""
+
+    participant_id: str
+    overloaded: bool
+    dropped_seconds: float
+    backlog_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerStats:
+    participant_id: str
+    backlog_seconds: float
+    dropped_seconds: float
+    overloaded: bool
+    audio_seconds: float  # gated audio recognised so far
+    busy_seconds: float  # wall time a worker spent on it (engines may compute on own threads)
+    busy: bool  # audio queued or being recognised right now
+
+    @property
+    def rtf(self) -> float:
+        """Worker seconds per second of gated audio."""
+        return self.busy_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriberStats:
+    speakers: dict[str, SpeakerStats]
+    backlog_seconds: float  # the largest backlog
+    dropped_seconds: float  # all speakers, including those who left
+    overloaded: bool  # any speaker
+
+
+ResultCallback = Callable[[SpeakerResult], None]
+OverloadCallback = Callable[[OverloadReport], None]
+
+
+class SpeakerStream:
+    """One speaker's live recognition.  ``push``, ``reset`` and ``close`` are called on the
+    event loop; everything else happens on a worker thread."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        participant_id: str,
+        on_result: ResultCallback,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.participant_id = participant_id
+        self._transcriber = transcriber
+        self._on_result = on_result
+        self._loop = loop
+        self._gate = VoiceGate(transcriber.gate_config, rate=IN_RATE)
+        self._max_backlog = int(transcriber.max_backlog * IN_RATE)
+        # shared with the worker, under _lock
+        self._lock = threading.Lock()
+        self._backlog: deque[object] = deque()
+        self._backlog_samples = 0
+        self._dropped_samples = 0
+        self._cut = False  # audio was dropped: end the utterance before the next audio
+        self._overloaded = False
+        self._last_drop = 0.0
+        self._scheduled = False
+        self._closing = False
+        self.closed: concurrent.futures.Future[None] = concurrent.futures.Future()
+        # worker-only state
+        self._stream: RecognizerStream | None = None
+        self._resampler: Resampler | None = None
+        self._utt_start = 0  # stream sample where the current utterance starts
+        self._times = TimeMap(SAMPLE_RATE)
+        self._last_partial = 0.0
+        self._partial_text = ""
+        self._audio_samples = 0
+        self._busy = 0.0
+        self._finished = False
+
+    # ---- event loop side -------------------------------------------------------------
+
+    def push(self, chunk: np.ndarray, hearing_time: float) -> None:
+        """One chunk of 48 kHz mono int16 audio whose first sample was heard at
+        ``hearing_time``.  Non-blocking."""
+        if self._closing:
+            return
+        events = self._gate.process(np.array(chunk, dtype=np.int16).reshape(-1), hearing_time)
+        if events:
+            self._enqueue(events)
+        elif self._overloaded:
+            self._check_recovered()
+
+    def reset(self) -> None:
+        """End the current utterance now (mute, recess): it is flushed as a final."""
+        if not self._closing:
+            self._enqueue(self._gate.close())
+
+    def close(self) -> concurrent.futures.Future[None]:
+        """Flush the open utterance as a final and free the recognizer.  The returned future
+        (also ``self.closed``; ``await asyncio.wrap_future(...)``) completes after the last
+        result has been posted to the loop."""
+        if not self._closing:
+            items = self._gate.close()
+            self._closing = True
+            self._enqueue(items, closing=True)
+        return self.closed
+
+    def _enqueue(self, events: list, closing: bool = False) -> None:
+        report = None
+        recovered = False
+        with self._lock:
+            for event in events:
+                if event.kind == "closed":
+                    self._backlog.append(_END)
+                    continue
+                for samples, t in event.chunks:
+                    self._backlog.append((samples, t))
+                    self._backlog_samples += samples.size
+            if closing:
+                self._backlog.append(_CLOSE)
+            if self._backlog_samples > self._max_backlog:
+                report = self._drop_oldest()
+            elif self._overloaded:
+                recovered = True
+            boundary = closing or (bool(events) and events[-1].kind != "audio")
+            submit = not self._scheduled and (boundary or self._backlog_samples >= _BATCH)
+            self._scheduled = self._scheduled or submit
+        if report is not None:
+            self._transcriber._report_overload(self._loop, report)
+        elif recovered:
+            self._check_recovered()
+        if submit:
+            self._transcriber._submit(self)
+
+    def _check_recovered(self) -> None:
+        """Clear the overload once the backlog is low and nothing was dropped for a while
+        (hysteresis, so that a clerk's notice does not flap)."""
+        with self._lock:
+            if not (
+                self._overloaded
+                and self._backlog_samples <= self._max_backlog // 4
+                and time.monotonic() - self._last_drop >= self._transcriber.recover_after
+            ):
+                return
+            self._overloaded = False
+            report = self._report()
+        self._transcriber._report_overload(self._loop, report)
+
+    def _drop_oldest(self) -> OverloadReport | None:
+        """Under the lock: drop the oldest audio until the backlog fits."""
+        while self._backlog_samples > self._max_backlog and self._backlog:
+            item = self._backlog.popleft()
+            if isinstance(item, tuple):
+                self._backlog_samples -= item[0].size
+                self._dropped_samples += item[0].size
+                self._transcriber._dropped_samples += item[0].size
+            elif item is _CLOSE:  # never drop the close marker
+                self._backlog.appendleft(item)
+                break
+        self._cut = True
+        self._last_drop = time.monotonic()
+        if self._overloaded:
+            return None
+        self._overloaded = True
+        return self._report()
+
+    def _report(self) -> OverloadReport:
+        return OverloadReport(
+            self.participant_id,
+            self._overloaded,
+            self._dropped_samples / IN_RATE,
+            self._backlog_samples / IN_RATE,
+        )
+
+    def stats(self) -> SpeakerStats:
+        if self._overloaded:
+            self._check_recovered()
+        with self._lock:
+            return SpeakerStats(
+                self.participant_id,
+                self._backlog_samples / IN_RATE,
+                self._dropped_samples / IN_RATE,
+                self._overloaded,
+                self._audio_samples / IN_RATE,
+                self._busy,
+                self._scheduled or bool(self._backlog),
+            )
+
+    # ---- worker side -----------------------------------------------------------------
+
+    def _take(self, budget: int) -> tuple[list[object], bool]:
+        """Under the lock: up to ``budget`` samples of backlog items, and whether to cut."""
+        items: list[object] = []
+        with self._lock:
+            cut, self._cut = self._cut, False
+            taken = 0
+            while self._backlog and taken < budget:
+                item = self._backlog.popleft()
+                items.append(item)
+                if isinstance(item, tuple):
+                    taken += item[0].size
+            self._backlog_samples -= taken
+        return items, cut
+
+    def _work(self) -> None:
+        """One turn on a worker thread: process a slice of the backlog, then requeue or rest."""
+        busy0 = time.perf_counter()
+        transcriber = self._transcriber
+        items, cut = self._take(int(transcriber.slice_seconds * IN_RATE))
+        try:
+            if self._stream is None and not self._finished:
+                self._stream = transcriber.engine.new_stream()
+                if transcriber.warm_up:
+                    self._stream.warm_up()
+            if cut:
+                self._end_utterance()
+            run: list[np.ndarray] = []  # contiguous chunks, resampled in one go
+            pending = 0
+            for item in items:
+                if isinstance(item, tuple):
+                    chunk, hearing_time = item
+                    self._anchor(pending, hearing_time)
+                    run.append(chunk)
+                    pending += chunk.size
+                    continue
+                self._feed(run)
+                run, pending = [], 0
+                self._end_utterance()
+                if item is _CLOSE:
+                    self._finish()
+            self._feed(run)
+            self._maybe_partial()
+        except Exception:
+            log.exception("speech recognition failed for %s", self.participant_id)
+            self._resampler = None
+            if any(item is _CLOSE for item in items) and not self._finished:
+                self._finish()
+        finally:
+            self._busy += time.perf_counter() - busy0
+        with self._lock:
+            more = bool(self._backlog) and not self._finished
+            self._scheduled = more
+        if more:
+            transcriber._submit(self)
+
+    def _anchor(self, pending: int, hearing_time: float) -> None:
+        """Map the stream position of a chunk (``pending`` samples after what the resampler
+        has already seen) to its hearing time."""
+        assert self._stream is not None
+        if self._resampler is None:
+            self._resampler = Resampler(IN_RATE)
+            self._utt_start = self._stream.samples
+        fed = self._resampler.in_samples + pending
+        self._times.anchor(self._utt_start + round(fed * SAMPLE_RATE / IN_RATE), hearing_time)
+
+    def _feed(self, run: list[np.ndarray]) -> None:
+        if not run or self._stream is None or self._resampler is None:
+            return
+        chunk = np.concatenate(run) if len(run) > 1 else run[0]
+        self._audio_samples += chunk.size
+        pcm = self._resampler.push(chunk)
+        if pcm.size:
+            self._deliver(self._stream.accept(pcm.tobytes()))
+
+    def _end_utterance(self) -> None:
+        if self._stream is None:
+            return
+        if self._resampler is not None:
+            tail = self._resampler.flush()
+            self._resampler = None
+            if tail.size:
+                self._deliver(self._stream.accept(tail.tobytes()))
+        self._deliver(self._stream.end_utterance())
+        self._partial_text = ""
+        self._times.prune(self._stream.samples)
+
+    def _maybe_partial(self) -> None:
+        stream = self._stream
+        if stream is None or not stream.has_partials or self._resampler is None:
+            return
+        now = time.monotonic()
+        if now - self._last_partial < self._transcriber.partial_interval:
+            return
+        with self._lock:
+            behind = self._backlog_samples > IN_RATE // 2
+        if behind:
+            return  # catching up: finals matter, partials would be stale
+        self._last_partial = now
+        result = stream.partial()
+        if result is not None and result.text != self._partial_text:
+            self._partial_text = result.text
+            self._deliver([result])
+
+    def _finish(self) -> None:
+        self._finished = True
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._transcriber._forget(self)
+        with self._lock:
+            self._backlog.clear()
+            self._backlog_samples = 0
+        # Posted through the loop so that it completes after the results posted before it.
+        self._post(self._complete_close)
+
+    def _complete_close(self) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _deliver(self, results: list[RecognitionResult]) -> None:
+        for r in results:
+            if r.final:
+                self._partial_text = ""
+            to_hearing = self._times.to_hearing
+            words = [Word(w.word, to_hearing(w.start), to_hearing(w.end), w.conf) for w in r.words]
+            out = SpeakerResult(
+                self.participant_id,
+                r.text,
+                r.final,
+                to_hearing(r.start),
+                to_hearing(r.end),
+                words,
+                r.language,
+            )
+            self._post(self._on_result, out)
+
+    def _post(self, callback: Callable, *args: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            if callback == self._complete_close:
+                self._complete_close()
+
+
+class Transcriber:
+    """Live speech recognition for a process: one loaded engine, a few worker threads and a
+    :class:`SpeakerStream` per speaker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        workers: int | None = None,
+        max_backlog: float = 30.0,
+        gate_config: GateConfig | None = None,
+        on_overload: OverloadCallback | None = None,
+        partial_interval: float = 0.3,
+        slice_seconds: float = 1.0,
+        warm_up: bool = True,
+        recover_after: float = 2.0,
+        nice: int = RECOGNITION_NICE,
+    ) -> None:
+        self.engine = engine
+        self.workers = workers or default_workers()
+        self.max_backlog = max_backlog
+        self.gate_config = gate_config or GateConfig()
+        self.on_overload = on_overload
+        self.partial_interval = partial_interval
+        self.slice_seconds = slice_seconds
+        self.warm_up = warm_up
+        self.recover_after = recover_after
+        self.nice = nice
+        self._speakers: dict[int, SpeakerStream] = {}
+        self._speakers_lock = threading.Lock()
+        self._dropped_samples = 0
+        self._queue: queue.SimpleQueue[SpeakerStream | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"asr-worker-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def open_speaker(
+        self,
+        participant_id: str,
+        on_result: ResultCallback,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> SpeakerStream:
+        """Start a speaker's stream (its recognizer is created and warmed on a worker)."""
+        loop = loop or asyncio.get_running_loop()
+        speaker = SpeakerStream(self, participant_id, on_result, loop)
+        with self._speakers_lock:
+            self._speakers[id(speaker)] = speaker
+        with speaker._lock:
+            speaker._scheduled = True
+        self._submit(speaker)  # create and warm the recognizer before the first words
+        return speaker
+
+    def stats(self) -> TranscriberStats:
+        with self._speakers_lock:
+            speakers = list(self._speakers.values())
+        per = {s.participant_id: s.stats() for s in speakers}
+        return TranscriberStats(
+            per,
+            max((s.backlog_seconds for s in per.values()), default=0.0),
+            self._dropped_samples / IN_RATE,
+            any(s.overloaded for s in per.values()),
+        )
+
+    def close(self, wait: float = 0.0) -> None:
+        """Stop the workers once the work queued so far is done (close the speakers first to
+        flush their last utterances).  ``wait`` > 0 joins them for up to that many seconds,
+        which blocks: not on the event loop."""
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + wait
+        for thread in self._threads:
+            if wait > 0:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    # ---- internals -------------------------------------------------------------------
+
+    def _submit(self, speaker: SpeakerStream) -> None:
+        self._queue.put(speaker)
+
+    def _forget(self, speaker: SpeakerStream) -> None:
+        with self._speakers_lock:
+            self._speakers.pop(id(speaker), None)
+
+    def _report_overload(self, loop: asyncio.AbstractEventLoop, report: OverloadReport) -> None:
+        if report.overloaded:
+            log.warning(
+                "speech recognition overloaded for %s: dropping audio (%.2f s so far)",
+                report.participant_id,
+                report.dropped_seconds,
+            )
+        if self.on_overload is not None:
+            try:
+                loop.call_soon_threadsafe(self.on_overload, report)
+            except RuntimeError:
+                pass
+
+    def _run(self) -> None:
+        set_thread_nice(self.nice)  # recognition yields to the media threads
+        while True:
+            speaker = self._queue.get()
+            if speaker is None:
+                return
+            speaker._work()
