@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import ROOT, courtroom_command
 
 CASE = "(2026)京0491民初1234号"
