@@ -58,6 +58,14 @@ log = logging.getLogger(__name__)
 
 _END = object()  # utterance boundary in a backlog
 _CLOSE = object()  # the speaker left: flush, free the recognizer
+ONSET_SNAP = 1.0  # a final whose first word starts this soon after the voice onset starts there
+
+
+@dataclass(frozen=True, slots=True)
+class _Onset:
+    """Where the gate heard the voice begin (hearing time), ahead of the utterance's audio."""
+
+    hearing_time: float
 _BATCH = IN_RATE // 10  # wake a worker for 100 ms of audio (or an utterance boundary)
 
 
@@ -144,6 +152,7 @@ class SpeakerStream:
         self._stream: RecognizerStream | None = None
         self._resampler: Resampler | None = None
         self._utt_start = 0  # stream sample where the current utterance starts
+        self._onset: float | None = None  # voice onset of the utterance not yet finalised
         self._times = TimeMap(SAMPLE_RATE)
         self._last_partial = 0.0
         self._partial_text = ""
@@ -187,6 +196,10 @@ class SpeakerStream:
                 if event.kind == "closed":
                     self._backlog.append(_END)
                     continue
+                if event.kind == "opened" and event.chunks:
+                    # The gate decides after `attack` of voice: the voice began that much earlier.
+                    attack = self._gate.config.attack - event.chunks[-1][0].size / IN_RATE
+                    self._backlog.append(_Onset(event.chunks[-1][1] - max(0.0, attack)))
                 for samples, t in event.chunks:
                     self._backlog.append((samples, t))
                     self._backlog_samples += samples.size
@@ -291,6 +304,9 @@ class SpeakerStream:
             run: list[np.ndarray] = []  # contiguous chunks, resampled in one go
             pending = 0
             for item in items:
+                if isinstance(item, _Onset):
+                    self._onset = item.hearing_time
+                    continue
                 if isinstance(item, tuple):
                     chunk, hearing_time = item
                     self._anchor(pending, hearing_time)
@@ -387,11 +403,18 @@ class SpeakerStream:
                 self._partial_text = ""
             to_hearing = self._times.to_hearing
             words = [Word(w.word, to_hearing(w.start), to_hearing(w.end), w.conf) for w in r.words]
+            start = to_hearing(r.start)
+            if r.final and self._onset is not None:
+                # A recognizer may miss or misplace a quiet first word; the utterance still
+                # began where the voice did, which is what captions must line up with.
+                if 0.0 <= start - self._onset <= ONSET_SNAP:
+                    start = self._onset
+                self._onset = None
             out = SpeakerResult(
                 self.participant_id,
                 r.text,
                 r.final,
-                to_hearing(r.start),
+                start,
                 to_hearing(r.end),
                 words,
                 r.language,

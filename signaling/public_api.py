@@ -28,7 +28,6 @@ CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
     ".mp4": "video/mp4",
-    ".m4s": "video/iso.segment",
     ".vtt": "text/vtt",
     ".srt": "application/x-subrip",
     ".json": "application/json",
@@ -96,7 +95,7 @@ async def get_public(request: web.Request) -> web.Response:
 async def public_file(request: web.Request) -> web.StreamResponse:
     hearing = await _public_hearing(request)
     kind, name = request.match_info["kind"], request.match_info["name"]
-    if not _SAFE_NAME.match(name) or ".." in name:
+    if not _SAFE_NAME.match(name) or ".." in name or Path(name).suffix not in CONTENT_TYPES:
         raise ApiError(404, "not_found", "no such file")
     if kind == "replay" and hearing.state is not HearingState.CLOSED:
         raise ApiError(404, "not_found", "the replay is available once the hearing closes")

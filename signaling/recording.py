@@ -245,15 +245,14 @@ class HearingRecording:
         return files
 
     async def _transcript(self, hearing: Hearing) -> list[dict[str, Any]]:
-        try:
-            from courtroom.record import speaker_label
-            from courtroom.transcript import TranscriptService
-        except ImportError:
-            return []
+        """The corrected record as the public replay shows it: roles, never names (a protected
+        participant's name must not reach the public, and the public needs roles only)."""
+        from courtroom.record import role_title
+        from courtroom.transcript import TranscriptService
+
         segments = await TranscriptService(self.court).segments(hearing.id)
         return [
-            {"start": s.start, "end": s.end, "label": speaker_label(s.role, s.name), "text": s.text,
-             "role": s.role, "name": s.name, "id": s.id}
+            {"id": s.id, "start": s.start, "end": s.end, "label": role_title(s.role), "role": s.role.value, "text": s.text}
             for s in segments
         ]
 

@@ -27,9 +27,10 @@ def speech_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("live-speech")
 
 
-async def run_hearing(server, api, wav_path, seconds: float):
-    """A judge (silent) and a plaintiff who speaks `wav_path`; returns the finals the judge saw."""
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
+async def run_hearing(server, api, wav_path, seconds: float, public: bool = False):
+    """A judge (silent) and a plaintiff who speaks `wav_path`; returns the finals the judge saw.
+    A public hearing is put on air at the start and closed at the end."""
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=public)
     judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
     mic = WavTrack(wav_path)
     plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
@@ -41,6 +42,8 @@ async def run_hearing(server, api, wav_path, seconds: float):
         await judge.act("start")
         state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
         opened_at = state["hearing"]["opened_at"]
+        if public:
+            await judge.act("broadcast_on")
         await judge.start_media()
         await plaintiff.start_media()
         assert await eventually(lambda: mic.started_at is not None, 10)
@@ -50,6 +53,9 @@ async def run_hearing(server, api, wav_path, seconds: float):
         # Hearing time of the microphone's first sample: same machine, same wall clock.
         assert mic.started_at is not None
         mic_start = time.time() - opened_at - (time.monotonic() - mic.started_at)
+        if public:
+            await judge.act("close")
+            await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "closed")
         return hearing, plaintiff_p, finals, partials, mic_start
     finally:
         await judge.close()
@@ -60,9 +66,10 @@ async def test_vosk_segments_are_attributed_and_on_the_hearing_clock(server_fact
     corpus = Corpus(speech_dir / "vosk")
     samples, bounds = timeline([2.0, corpus.samples(SCRIPT[0]), 1.5, corpus.samples(SCRIPT[1]), 2.5])
     wav = write_wav(speech_dir / "vosk.wav", samples)
-    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
+                                  "--broadcast-delay", "1", asr_engine="vosk")
     api = api_factory(server)
-    hearing, plaintiff, finals, partials, mic_start = await run_hearing(server, api, wav, samples.size / RATE + 6)
+    hearing, plaintiff, finals, partials, mic_start = await run_hearing(server, api, wav, samples.size / RATE + 6, public=True)
     assert finals, "no final segment came back"
     true_spans = [(mic_start + a, mic_start + b) for a, b in bounds]
     for seg in finals:
@@ -75,6 +82,22 @@ async def test_vosk_segments_are_attributed_and_on_the_hearing_clock(server_fact
     # The record holds them, attributed.
     stored = (await api.request("GET", f"/api/hearings/{hearing['id']}/transcript?format=json", api.admin_key)).json
     assert len(stored["segments"]) == len(finals)
+
+    # The public replay's captions line up with the speech in the replay's own sound, and
+    # name roles only.
+    hid = hearing["id"]
+    assert await _poll_replay(api, hid)
+    info = (await api.request("GET", f"/public/hearings/{hid}", None)).json
+    vtt = (await api.request("GET", info["captions_vtt"], None)).text
+    cues = _vtt_cues(vtt)
+    assert len(cues) == len(finals), vtt
+    assert "张三" not in vtt and "原告" in vtt
+    replay = server.data_dir / "recordings" / hid / "replay" / "replay.mp4"
+    onsets = _speech_onsets(replay)
+    for start, _ in cues:
+        nearest = min(onsets, key=lambda t: abs(t - start))
+        assert abs(nearest - start) < 0.5, (cues, onsets)
+    print("replay cues vs speech onsets in the replay:", cues, onsets)
 
 
 async def test_whisper_live_path_is_as_accurate_as_reading_the_file(server_factory, api_factory, speech_dir):
@@ -161,3 +184,48 @@ async def test_the_voice_gate_keeps_silent_microphones_cheap(server_factory, api
     assert speaker > 0
     assert all(a < 0.5 for k, a in audio.items() if k != "judge王法官"), audio
     assert sum(busy.values()) < 0.1 * speaker + 0.2, (busy, speaker)
+
+
+async def _poll_replay(api, hid: str, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (await api.request("GET", f"/public/hearings/{hid}", None)).json.get("replayable"):
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def _vtt_cues(text: str) -> list[tuple[float, float]]:
+    def seconds(stamp: str) -> float:
+        h, m, rest = stamp.split(":") if stamp.count(":") == 2 else ("0", *stamp.split(":"))
+        return int(h) * 3600 + int(m) * 60 + float(rest)
+
+    cues = []
+    for line in text.splitlines():
+        if "-->" in line:
+            a, b = (part.strip().split(" ")[0] for part in line.split("-->"))
+            cues.append((round(seconds(a), 3), round(seconds(b), 3)))
+    return cues
+
+
+def _speech_onsets(path, threshold_db: float = -40.0) -> list[float]:
+    """Where speech starts in a recording's sound: 20 ms windows crossing a level after quiet."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        pcm, t0 = [], None
+        for frame in container.decode(stream):
+            if t0 is None:
+                t0 = float(frame.pts * frame.time_base)
+            pcm.append(frame.to_ndarray().reshape(-1).astype(np.float64))
+    audio = np.concatenate(pcm)
+    rate = 48000
+    window = rate // 50
+    levels = [20 * np.log10(np.sqrt(np.mean(audio[i:i + window] ** 2)) + 1e-9) for i in range(0, audio.size - window, window)]
+    onsets, quiet = [], 0
+    for i, level in enumerate(levels):
+        if level > threshold_db and quiet >= 15:
+            onsets.append(round((t0 or 0.0) + i * window / rate, 3))
+        quiet = quiet + 1 if level <= threshold_db else 0
+    return onsets
