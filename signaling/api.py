@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -10,7 +12,7 @@ from courtroom.roles import Role
 
 from .access import caller, require_clerk, require_hearing
 from .errors import ApiError, read_json
-from .pod import ROOMS, pod_of
+from .pod import HUB, ROOMS, pod_of
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -96,6 +98,7 @@ async def stats(request: web.Request) -> web.Response:
     if room is None:
         return web.json_response({"hearing_id": hearing_id, "state": hearing.state.value, "live": False})
     body: dict[str, object] = {"live": True, **room.stats()}
+    body["peers"] = await peer_stats(request.app[HUB].sessions.get(hearing_id, {}).values())
     recorders = pod.services.get("recorders")
     recording = recorders.recordings.get(hearing_id) if recorders is not None else None
     body["recording"] = recording.stats() if recording is not None else None
@@ -107,3 +110,27 @@ async def stats(request: web.Request) -> web.Response:
         body["asr_dropped_s"] = round(sum(s.dropped_seconds for s in mine), 3)
         body["asr_overloaded"] = any(s.overloaded for s in mine)
     return web.json_response(body)
+
+
+async def peer_stats(sessions: Iterable[Any]) -> dict[str, dict[str, float]]:
+    """Packets each way and the loss on each leg, from aiortc's own stats (RTCP reports)."""
+    out: dict[str, dict[str, float]] = {}
+    for session in list(sessions):
+        pc = getattr(session.peer, "pc", None)
+        if pc is None:
+            continue
+        totals = {"bytes_sent": 0.0, "packets_sent": 0.0, "packets_received": 0.0,
+                  "uplink_packets_lost": 0.0, "downlink_packets_lost": 0.0}
+        report = await pc.getStats()
+        for stat in report.values():
+            kind = getattr(stat, "type", "")
+            if kind == "outbound-rtp":
+                totals["bytes_sent"] += stat.bytesSent
+                totals["packets_sent"] += stat.packetsSent
+            elif kind == "inbound-rtp":  # what the participant sends us
+                totals["packets_received"] += stat.packetsReceived
+                totals["uplink_packets_lost"] += stat.packetsLost
+            elif kind == "remote-inbound-rtp":  # the participant's receiver reports on what we send
+                totals["downlink_packets_lost"] += stat.packetsLost
+        out[session.id] = totals
+    return out

@@ -122,6 +122,9 @@ class MediaRoom:
         self._force: set[str] = set()
         self._last_forced = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._rates_at = time.monotonic()
+        self._rate_marks: dict[str, int] = {}
+        self.rates: dict[str, float] = {}  # per second, refreshed every second by the picture tick
         self.stats_counters: dict[str, float] = {
             "frames_encoded": 0, "frames_skipped": 0, "encode_ms": 0.0, "compose_ms": 0.0,
             "audio_ticks": 0, "audio_late": 0, "keyframes_forced": 0,
@@ -317,11 +320,25 @@ class MediaRoom:
                 await asyncio.sleep(delay)
             elif delay < -1.0:
                 next_tick = loop.time()
+            self._update_rates()
             if self._render is not None and not self._render.done():
                 # The last picture is still being made: drop this one, never pile up.
                 self.stats_counters["frames_skipped"] += 1
                 continue
             self._render = asyncio.create_task(self._render_and_send())
+
+    def _update_rates(self) -> None:
+        """Frames per second in (per camera) and out (per participant), over the last second."""
+        now = time.monotonic()
+        elapsed = now - self._rates_at
+        if elapsed < 1.0:
+            return
+        counts = {f"in:{pid}": up.video_frames for pid, up in self.uplinks.items()}
+        counts |= {f"out:{pid}": d.video.sent for pid, d in self.downlinks.items()}
+        counts["encoded"] = int(self.stats_counters["frames_encoded"])
+        self.rates = {k: round((v - self._rate_marks.get(k, v)) / elapsed, 2) for k, v in counts.items()}
+        self._rate_marks = counts
+        self._rates_at = now
 
     def _views_needed(self) -> set[str]:
         views = {d.view for d in self.downlinks.values() if self._receives(d.participant_id)}
@@ -408,10 +425,12 @@ class MediaRoom:
             "hearing_id": self.hearing.id,
             "state": self.hearing.state.value,
             "active_speaker": self.active_speaker,
+            "fps_encoded": self.rates.get("encoded", 0.0),
             **{k: round(v, 3) for k, v in self.stats_counters.items()},
             "uplinks": {
                 pid: {
                     "video_frames_in": up.video_frames,
+                    "fps_in": self.rates.get(f"in:{pid}", 0.0),
                     "audio_frames_in": up.audio_frames,
                     "audio_chunks_dropped": up.chunks_dropped,
                     "audio_queue": len(up.chunks),
@@ -422,6 +441,7 @@ class MediaRoom:
                 pid: {
                     "view": d.view,
                     "video_packets_sent": d.video.sent,
+                    "fps_out": self.rates.get(f"out:{pid}", 0.0),
                     "video_packets_dropped": d.video.dropped,
                     "video_queue": d.video.depth,
                     "audio_dropped": d.audio.dropped,

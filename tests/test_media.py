@@ -108,6 +108,10 @@ async def test_recess_slate_and_stats(hearing_room):
     assert reply.status == 200
     assert reply.json["frames_encoded"] > 0
     assert set(reply.json["downlinks"]) >= {tokens[r]["id"] for r in ("judge", "plaintiff", "defendant")}
+    judge_id = tokens["judge"]["id"]
+    assert reply.json["downlinks"][judge_id]["fps_out"] > 5
+    assert reply.json["uplinks"][judge_id]["fps_in"] > 5
+    assert reply.json["peers"][judge_id]["bytes_sent"] > 0 and reply.json["peers"][judge_id]["packets_received"] > 0
 
 
 async def test_reconnect_keeps_place_and_others_keep_receiving(hearing_room):
