@@ -23,6 +23,7 @@ from .database import Database
 from .events import Event
 from .hearing import Hearing
 from .participants import (
+    SEATED_ON_JOIN,
     LifecycleError,
     Participant,
     ParticipantState,
@@ -100,10 +101,15 @@ class Court:
         self._clocks: dict[str, HearingClock] = {}
         self._connected: dict[str, set[str]] = defaultdict(set)
         self._listeners: list[Listener] = []
+        self._event_listeners: list[Callable[[Event], None]] = []
 
     # listeners
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def add_event_listener(self, listener: Callable[[Event], None]) -> None:
+        """Told of events that change no state (`record_event`): evidence, confirmations, ..."""
+        self._event_listeners.append(listener)
 
     async def _notify(self, change: Change) -> None:
         for listener in list(self._listeners):
@@ -242,7 +248,9 @@ class Court:
         return self.signer.issue(p.hearing_id, p.id, p.role.value, p.token_nonce)
 
     def join_url(self, p: Participant, token: str) -> str:
-        return f"{self.config.base_url}/join/{p.hearing_id}#token={token}"
+        # The token rides in the fragment: browsers never send it, so no log ever sees it.
+        page = "console" if p.role in SEATED_ON_JOIN else "join"
+        return f"{self.config.base_url}/{page}/{p.hearing_id}#token={token}"
 
     # auth
     async def authenticate(self, token: str) -> tuple[Hearing, Participant]:
@@ -403,6 +411,8 @@ class Court:
         hearing = await self.get_hearing(hearing_id)
         event = self._event(hearing, kind, actor, subject, **data)
         await self.db.run(self.store.append_event, event)
+        for listener in list(self._event_listeners):
+            listener(event)
         return event
 
     async def update_extra(self, hearing_id: str, **values: Any) -> Hearing:

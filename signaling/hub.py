@@ -15,12 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.court import Change, Court
+from courtroom.events import Event
 from courtroom.participants import Participant, ParticipantState, receives_hearing
+from courtroom.procedure import ACTIONS, ActionRefused, HearingState, ProcedureKind, check_action
 from courtroom.roles import Permission, Role, may
 
 log = logging.getLogger("courtroom.hub")
 
 OUTBOX = 256
+OFFICERS = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 
 
 class Session:
@@ -70,12 +73,25 @@ class Session:
     def error(self, code: str, message: str) -> None:
         self.send({"type": "error", "code": code, "message": message})
 
+    async def close_after(self, code: str, message: str, close_code: int) -> None:
+        """Tell the participant why, let the writer deliver it, then close the socket."""
+        self.error(code, message)
+        self.stop_writer()
+        if self.writer is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.writer), 2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                pass
+        await self.ws.close(code=close_code, message=code.encode())
+
 
 class Hub:
     def __init__(self, court: Court) -> None:
         self.court = court
         self.sessions: dict[str, dict[str, Session]] = defaultdict(dict)
+        self._closing: set[asyncio.Task[None]] = set()
         court.add_listener(self._on_change)
+        court.add_event_listener(self._on_event)
 
     def current(self, hearing_id: str, participant_id: str) -> Session | None:
         return self.sessions[hearing_id].get(participant_id)
@@ -96,15 +112,24 @@ class Hub:
             return True
         return False
 
-    def state_message(self, change_or_snapshot: dict[str, Any], participant: Participant) -> dict[str, Any]:
-        hearing_state = change_or_snapshot["state"]
-        from courtroom.procedure import HearingState
-
+    @staticmethod
+    def state_message(hearing: dict[str, Any], participant: Participant) -> dict[str, Any]:
+        """What one participant is told on every change, including what it may do now."""
+        state = HearingState(hearing["state"])
+        procedure = ProcedureKind(hearing["procedure"])
+        actions = []
+        for name in ACTIONS:
+            try:
+                check_action(name, state, participant.role, procedure)
+            except ActionRefused:
+                continue
+            actions.append(name)
         return {
             "type": "state",
-            "hearing": change_or_snapshot,
+            "hearing": hearing,
             "you": participant.public_dict(),
-            "receives_media": receives_hearing(participant, HearingState(hearing_state)),
+            "receives_media": receives_hearing(participant, state),
+            "actions": actions,
         }
 
     async def _on_change(self, change: Change) -> None:
@@ -120,15 +145,20 @@ class Hub:
             p.connected = True
             session.participant = p
             if p.state is ParticipantState.REMOVED:
-                session.error("removed", "you have been removed from this hearing")
-                session.stop_writer()
-                asyncio.get_running_loop().create_task(session.ws.close(code=4001, message=b"removed"))
+                task = asyncio.get_running_loop().create_task(
+                    session.close_after("removed", "you have been removed from this hearing", 4001)
+                )
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
                 continue
             session.send(self.state_message(described, p))
         for event in change.events:
-            for session in group.values():
-                if session.participant.role in (Role.JUDGE, Role.CLERK, Role.MEDIATOR):
-                    session.send({"type": "event", "event": event.to_dict()})
+            self._on_event(event)
+
+    def _on_event(self, event: Event) -> None:
+        for session in list(self.sessions.get(event.hearing_id, {}).values()):
+            if session.participant.role in OFFICERS:
+                session.send({"type": "event", "event": event.to_dict()})
 
     def sees_transcript(self, p: Participant, hearing_state: Any) -> bool:
         if p.role in (Role.JUDGE, Role.CLERK) or (p.role is Role.MEDIATOR and may(p.role, Permission.SEE_HEARING)):

@@ -47,8 +47,10 @@ def is_listed(h: Hearing) -> bool:
 
 def _describe(request: web.Request, h: Hearing) -> dict[str, Any]:
     base = f"/public/hearings/{h.id}"
-    folder = hearing_dir(pod_of(request).court, h.id)
-    live = h.state in LIVE and (folder / "live" / "live.m3u8").exists()
+    # Chromium's player cannot start a live playlist of fewer than 3 segments: list it from 3.
+    recorders = pod_of(request).services.get("recorders")
+    recording = recorders.recordings.get(h.id) if recorders is not None else None
+    live = h.state in LIVE and recording is not None and recording.public_segments() >= 3
     # Replayable once the recorder has finished and stored its files with the hearing.
     replay = h.state is HearingState.CLOSED and any(f.get("kind") == "replay" for f in h.extra.get("record_files", []))
     return {

@@ -164,6 +164,12 @@ class HearingRecording:
                            segment_seconds=config.hls_segment_seconds)
         self.public = Pump(self.public_line, writer, name="recorder-public")
 
+    def public_segments(self) -> int:
+        """Finished segments of the live stream so far."""
+        if self.public is not None and isinstance(self.public.sink, HlsWriter):
+            return len(self.public.sink.segments)
+        return 0
+
     def stats(self) -> dict[str, Any]:
         """How far the record and the public stream trail the live picture (seconds)."""
         now = self.room.hearing_time()
@@ -231,10 +237,11 @@ class HearingRecording:
         titles = [(e.hearing_time, title) for e in events if (title := CHAPTERS.get(e.kind))]
         chapters = build_chapters(titles, replay.time_map, replay.duration)
         await asyncio.to_thread(write_chapters, out, chapters)
+        # The same segments as the captions: every one that overlaps what the replay shows.
         transcript = [
             {**s, "replay_start": replay.time_map.to_output_next(s["start"])}
             for s in await self._transcript(hearing)
-            if replay.time_map.to_output(s["start"]) is not None
+            if any(p.hearing_start < s["end"] and s["start"] < p.hearing_end for p in replay.time_map.pieces)
         ]
         (out / "transcript.json").write_text(_json(transcript), encoding="utf-8")
         files = []

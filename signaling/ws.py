@@ -12,7 +12,7 @@ from courtroom.auth import AuthError
 from courtroom.court import Actor
 
 from .errors import ApiError, classify
-from .hub import Session
+from .hub import Hub, Session
 from .peer import PeerSession
 from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
@@ -39,9 +39,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     old = hub.register(session)
     if old is not None:
         # The same participant again (a reload, a new device): the old socket and peer go.
-        old.error("replaced", "you connected again from another window")
         await _close_session(pod, rooms, old, replaced=True)
-        await old.ws.close(code=4000, message=b"replaced")
+        await old.close_after("replaced", "you connected again from another window", 4000)
     try:
         change = await pod.court.connect(hearing.id, participant.id)
         pod.metrics.inc("courtroom_ws_connections_total")
@@ -108,7 +107,7 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
             session.send({"type": "pong", "t": message.get("t")})
         elif kind == "hello":
             snapshot = await pod.court.snapshot(session.participant.hearing_id)
-            session.send(pod_state(session, snapshot))
+            session.send(Hub.state_message(snapshot, session.participant))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:
@@ -122,18 +121,6 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
             session.error("internal", "the server could not handle this message")
         else:
             session.error(mapped[1], mapped[2])
-
-
-def pod_state(session: Session, snapshot: dict[str, Any]) -> dict[str, Any]:
-    from courtroom.participants import receives_hearing
-    from courtroom.procedure import HearingState
-
-    return {
-        "type": "state",
-        "hearing": snapshot,
-        "you": session.participant.public_dict(),
-        "receives_media": receives_hearing(session.participant, HearingState(snapshot["state"])),
-    }
 
 
 async def _offer(pod: Pod, rooms: RoomManager, session: Session, message: dict[str, Any]) -> None:
