@@ -124,3 +124,15 @@ async def test_bad_participant_is_refused_cleanly(tmp_path: Path) -> None:
         assert "Traceback" not in r.stderr, r.stderr
     listed = json.loads((await courtroom("hearing", "list", "--data", str(data))).stdout)
     assert listed["hearings"] == []  # all or nothing
+
+
+async def test_a_missing_speech_model_stops_the_server_at_start_with_a_clear_message(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *courtroom_command(), "serve", "--data", str(tmp_path / "d"), "--port", "65001",
+        "--asr-engine", "vosk", "--asr-model", str(tmp_path / "no-such-model"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 2, text
+    assert "no-such-model" in text and "Traceback" not in text

@@ -237,3 +237,23 @@ async def _poll(check, timeout: float) -> bool:
             return True
         await asyncio.sleep(0.1)
     return await check()
+
+
+async def test_no_recording_below_the_disk_floor_and_the_clerk_is_told(server_factory, api_factory, tmp_path):
+    config = tmp_path / "floor.toml"
+    config.write_text("disk_floor_bytes = 1000000000000000000\n")  # no disk is this large
+    server = await server_factory("--config", str(config), *SERVER_ARGS)
+    api = api_factory(server)
+    hearing, (judge,) = await api.hearing_with(("judge", "王法官"))
+    await api.act(hearing["id"], "open")
+    await api.act(hearing["id"], "start", token=judge["token"])
+
+    async def refused() -> bool:
+        return any(e["kind"] == "recording.refused" for e in await api.events(hearing["id"]))
+
+    assert await _poll(refused, 10), "no event tells the clerk the recording did not start"
+    event = next(e for e in await api.events(hearing["id"]) if e["kind"] == "recording.refused")
+    assert "free" in event["data"]["reason"].lower()
+    assert not (server.data_dir / "recordings" / hearing["id"] / "archive.mp4").exists()
+    stats = (await api.request("GET", f"/api/hearings/{hearing['id']}/stats", api.admin_key)).json
+    assert stats["recording"]["refused"]
