@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamTrack
+
+from signaling.tracks import PacketVideoTrack
 
 from .barcode import Painter
 
@@ -245,52 +247,23 @@ class CameraSource:
             n += 1
 
 
-class CameraTrack(MediaStreamTrack):
-    """One participant's view of a `CameraSource`: its packets, for aiortc to packetize."""
+class CameraTrack(PacketVideoTrack):
+    """One participant's view of a `CameraSource`: its packets, for aiortc to packetize.
 
-    kind = "video"
+    The pod's own packet track: bounded, and after an overflow it waits for a keyframe and
+    asks the source for one.
+    """
 
     def __init__(self, source: CameraSource, maxsize: int = 8) -> None:
-        super().__init__()
+        super().__init__(source.request_keyframe, maxsize)
         self.source = source
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize)
-        self._waiting_for_keyframe = True
-        self.dropped = 0
-
-    def push(self, packet: av.Packet) -> None:
-        if self.readyState != "live":
-            return
-        if self._waiting_for_keyframe:
-            if not packet.is_keyframe:
-                return
-            self._waiting_for_keyframe = False
-        if self._queue.full():
-            # The sender stopped reading: start again from a keyframe when it comes back.
-            while not self._queue.empty():
-                self._queue.get_nowait()
-                self.dropped += 1
-            self._waiting_for_keyframe = True
-            self.source.request_keyframe()
-            return
-        self._queue.put_nowait(packet)
 
     def request_keyframe(self) -> None:
         self.source.request_keyframe()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
-
     def stop(self) -> None:
-        super().stop()
         self.source.tracks.discard(self)
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        super().stop()
 
 
 class ScriptMic(MediaStreamTrack):
