@@ -296,6 +296,32 @@ class EvidenceService:
 
         await self.pod.db.run(deposit)
 
+    async def restore(self, room: Any) -> None:
+        """A room (re)started mid-hearing shows again what was last presented: the events are
+        the record of it, so a server restart does not clear the exhibit area."""
+        hearing = room.hearing
+        if hearing.state is not HearingState.IN_SESSION:
+            return
+        last = None
+        for event in await self.court.events(hearing.id):
+            if event.kind == "evidence.present":
+                last = event
+            elif event.kind == "evidence.withdraw":
+                last = None
+        if last is None or not last.subject:
+            return
+        try:
+            exhibit = await self.get(hearing.id, last.subject)
+            page = int(last.data.get("page", 1))
+            path = file_path(self.pod.config.data_dir, exhibit.sha256)
+            image = await exhibits.render(path, exhibit.media_type, page)
+        except Exception:  # noqa: BLE001 - an exhibit that cannot be shown again is left out, not fatal
+            log.exception("could not show exhibit %s again in hearing %s", last.subject, hearing.id)
+            return
+        room.exhibit = image
+        room.show_exhibit_area = True
+        self.presenting[hearing.id] = Presenting(exhibit, page, last.actor or "", last.wall_time)
+
     async def on_change(self, change: Change) -> None:
         hearing = change.hearing
         if hearing.state is HearingState.CLOSED:
@@ -331,19 +357,16 @@ def add_routes(app: web.Application) -> None:
 
 async def _join_the_record(app: web.Application) -> None:
     """Exhibits shown and views stated become lines of the hearing record; the confirmed
-    record is deposited in the ledger. (The transcript service is made after the routes.)"""
-    try:
-        from .transcript_api import TRANSCRIPT
-    except ImportError:
-        return
-    transcript = app.get(TRANSCRIPT)
-    if transcript is None:
-        return
+    record is deposited in the ledger; a room started mid-hearing shows the exhibit again.
+    (At start-up: the transcript service and the rooms are made after the routes.)"""
+    from .pod import ROOMS
+    from .transcript_api import TRANSCRIPT
+
     service = app[EVIDENCE]
-    if service.notes not in transcript.note_sources:
-        transcript.note_sources.append(service.notes)
-    if service.on_record_confirmed not in transcript.on_confirmed:
-        transcript.on_confirmed.append(service.on_record_confirmed)
+    app[ROOMS].on_start.append(service.restore)
+    transcript = app[TRANSCRIPT]
+    transcript.note_sources.append(service.notes)
+    transcript.on_confirmed.append(service.on_record_confirmed)
 
 
 # -- who sees what ----------------------------------------------------------------------------

@@ -90,3 +90,37 @@ async def test_presented_page_changes_the_exhibit_area(server_factory, api_facto
                                 timeout=8), "the exhibit stayed in the picture"
     finally:
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+
+
+async def test_the_presented_exhibit_comes_back_after_a_server_crash(server_factory, api_factory) -> None:
+    server = await server_factory("--video-size", f"{WIDTH}x{HEIGHT}", "--fps", "15", *LOOPBACK_MEDIA)
+    api = api_factory(server)
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
+    hid = hearing["id"]
+    exhibit = (await upload(api, hid, plaintiff_p["token"], make_pdf(1, size=(640, 360)), "收据.pdf")).json
+    await api.act(hid, "open")
+    await api.act(hid, "admit", participant=plaintiff_p["id"])
+    await api.act(hid, "start", token=judge_p["token"])
+    r = await api.request("POST", f"/api/hearings/{hid}/evidence/{exhibit['id']}/present", plaintiff_p["token"], json={"page": 1})
+    assert r.status == 200, r.text
+    server.kill()
+    await server.restart()
+
+    judge = Participant(server.url, judge_p["token"], ToneTrack(440.0), PatternTrack())
+    try:
+        await judge.connect()
+        await judge.start_media()
+        assert await wait_frames(judge, 10, timeout=20)
+        # The plaintiff is admitted but not connected: its seat is there, with no camera.
+        seats = [Seat(judge_p["id"], "judge", "王法官"), Seat(plaintiff_p["id"], "plaintiff", "张三", "plaintiff")]
+        rect = courtroom_layout(WIDTH, HEIGHT, seats, exhibit=True).exhibit
+        assert rect is not None
+
+        def white() -> bool:
+            return bool(gray(judge)[rect.y + 4:rect.bottom - 4, rect.x + 4:rect.right - 4].mean() > 170)
+
+        assert await eventually(white, timeout=10), "the exhibit area is empty after the restart"
+        listing = (await api.request("GET", f"/api/hearings/{hid}/evidence", judge_p["token"])).json
+        assert listing["presenting"]["exhibit"] == exhibit["id"]
+    finally:
+        await judge.close()
