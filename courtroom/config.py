@@ -42,7 +42,7 @@ class Config:
     video_width: int = 1280
     video_height: int = 720
     fps: int = 15
-    video_bitrate: int = 1_200_000
+    video_bitrate: int = 0  # 0: by picture size, 0.1 bit per pixel (1.4 Mbit/s at 1280x720/15)
     encoder_preset: str = "veryfast"
     # Speech recognition
     asr_engine: str = "vosk"  # vosk | whisper | off
@@ -59,6 +59,14 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+
+    @property
+    def picture_bitrate(self) -> int:
+        """The courtroom picture's bitrate. Mostly still tiles: 0.1 bit per pixel looks clean,
+        and every bit is paid once per participant in packets the server sends."""
+        if self.video_bitrate:
+            return self.video_bitrate
+        return max(250_000, min(4_000_000, int(self.video_width * self.video_height * self.fps * 0.1)))
 
     @property
     def base_url(self) -> str:

@@ -41,7 +41,7 @@ class RoomManager:
                 width=config.video_width,
                 height=config.video_height,
                 fps=config.fps,
-                bitrate=config.video_bitrate,
+                bitrate=config.picture_bitrate,
                 preset=config.encoder_preset,
                 hearing_time=clock.now if clock else (lambda: 0.0),
                 speech=self.speech,
