@@ -47,7 +47,7 @@ class Speech:
     def open_speaker(self, participant: Participant) -> SpeechStream:
         self._loop = asyncio.get_running_loop()
         self._speakers[participant.id] = participant
-        return self.transcriber.open_speaker(participant.id, self._on_result, self._loop)  # type: ignore[return-value]
+        return self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
 
     # results, on the event loop
     def _on_result(self, result: SpeakerResult) -> None:

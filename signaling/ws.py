@@ -17,6 +17,7 @@ from .peer import PeerSession
 from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
 from .sdp import SdpError, check_offer
+from .transcript_api import TRANSCRIPT
 
 log = logging.getLogger("courtroom.ws")
 
@@ -39,7 +40,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     old = hub.register(session)
     if old is not None:
         # The same participant again (a reload, a new device): the old socket and peer go.
-        await _close_session(pod, rooms, old, replaced=True)
+        await _close_peer(old)
         await old.close_after("replaced", "you connected again from another window", 4000)
     try:
         change = await pod.court.connect(hearing.id, participant.id)
@@ -54,7 +55,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         current = hub.unregister(session)
-        await _close_session(pod, rooms, session, replaced=not current)
+        await _close_peer(session)
         if current and not session.left_on_purpose:
             try:
                 await pod.court.disconnect(hearing.id, participant.id, "drop")
@@ -65,9 +66,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 async def _send_record_so_far(app: web.Application, session: Session, hearing_state: Any) -> None:
     """A late joiner (or a reconnecting one) gets the record so far, if it may see it."""
-    from .pod import HUB
-    from .transcript_api import TRANSCRIPT
-
     me = next((p for p in (await app[POD].court.participants(session.participant.hearing_id)) if p.id == session.id), None)
     if me is None or not app[HUB].sees_transcript(me, hearing_state):
         return
@@ -75,7 +73,7 @@ async def _send_record_so_far(app: web.Application, session: Session, hearing_st
     session.send({"type": "transcript_history", "segments": [s.to_message() for s in segments]})
 
 
-async def _close_session(pod: Pod, rooms: RoomManager, session: Session, replaced: bool) -> None:
+async def _close_peer(session: Session) -> None:
     if session.peer is not None:
         peer, session.peer = session.peer, None
         await peer.close()
