@@ -132,5 +132,11 @@ async def peer_stats(sessions: Iterable[Any]) -> dict[str, dict[str, float]]:
                 totals["uplink_packets_lost"] += stat.packetsLost
             elif kind == "remote-inbound-rtp":  # the participant's receiver reports on what we send
                 totals["downlink_packets_lost"] += stat.packetsLost
+        # Send rate since the last time someone asked (the first answer has none).
+        now = time.monotonic()
+        last = getattr(session, "last_sent", None)
+        if last is not None and now > last[0]:
+            totals["kbps_sent"] = round((totals["bytes_sent"] - last[1]) * 8 / 1000 / (now - last[0]), 1)
+        session.last_sent = (now, totals["bytes_sent"])
         out[session.id] = totals
     return out

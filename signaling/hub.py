@@ -37,6 +37,7 @@ class Session:
         self.writer: asyncio.Task[None] | None = None
         self.closing = False
         self.left_on_purpose = False
+        self.last_sent: tuple[float, float] | None = None  # (monotonic, bytes) for the stats' send rate
 
     @property
     def id(self) -> str:

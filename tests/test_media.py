@@ -112,6 +112,9 @@ async def test_recess_slate_and_stats(hearing_room):
     assert reply.json["downlinks"][judge_id]["fps_out"] > 5
     assert reply.json["uplinks"][judge_id]["fps_in"] > 5
     assert reply.json["peers"][judge_id]["bytes_sent"] > 0 and reply.json["peers"][judge_id]["packets_received"] > 0
+    await asyncio.sleep(1.0)
+    again = (await api.request("GET", f"/api/hearings/{hearing['id']}/stats", api.admin_key)).json
+    assert again["peers"][judge_id]["kbps_sent"] > 10, again["peers"][judge_id]
 
 
 async def test_reconnect_keeps_place_and_others_keep_receiving(hearing_room):
