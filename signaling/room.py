@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,6 +41,23 @@ SCREENED = "screened"
 JITTER_CHUNKS = 6  # at most 120 ms of audio waits per speaker; older chunks are dropped
 KEYFRAME_INTERVAL = 1.0  # at most one forced keyframe per second per hearing
 VIDEO_TIME_BASE = 90000
+
+
+async def ticks(period: float, skip_after: float) -> AsyncIterator[int]:
+    """Yield every `period` seconds on the loop's clock, without drift. After a stall longer
+    than `skip_after` it skips ahead instead of bursting to catch up (yields 1: a late tick)."""
+    loop = asyncio.get_running_loop()
+    next_tick = loop.time()
+    while True:
+        next_tick += period
+        delay = next_tick - loop.time()
+        late = 0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -skip_after:
+            next_tick = loop.time()
+            late = 1
+        yield late
 
 
 class SpeechStream(Protocol):
@@ -257,18 +274,8 @@ class MediaRoom:
 
     # the audio tick
     async def _audio_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        period = AUDIO_CHUNK / AUDIO_RATE
-        next_tick = loop.time()
-        while True:
-            next_tick += period
-            delay = next_tick - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -0.2:
-                # The loop stalled: skip ahead instead of bursting to catch up.
-                self.stats_counters["audio_late"] += 1
-                next_tick = loop.time()
+        async for late in ticks(AUDIO_CHUNK / AUDIO_RATE, skip_after=0.2):
+            self.stats_counters["audio_late"] += late
             try:
                 self._audio_tick()
             except Exception:  # noqa: BLE001 - one bad tick must not end the hearing's sound
@@ -310,16 +317,7 @@ class MediaRoom:
 
     # the video tick
     async def _video_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        period = 1.0 / self.fps
-        next_tick = loop.time()
-        while True:
-            next_tick += period
-            delay = next_tick - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            elif delay < -1.0:
-                next_tick = loop.time()
+        async for _ in ticks(1.0 / self.fps, skip_after=1.0):
             self._update_rates()
             if self._render is not None and not self._render.done():
                 # The last picture is still being made: drop this one, never pile up.
