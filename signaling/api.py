@@ -21,7 +21,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=pod_of(request).metrics.render(), content_type="text/plain", charset="utf-8")
+    """Prometheus text. It names hearings and participants, so it is for the court's own
+    monitoring: the scraper sends the clerk's key (Prometheus `authorization` with a bearer
+    credential). Behind a reverse proxy every request comes from loopback, so the address
+    proves nothing."""
+    pod = pod_of(request)
+    require_clerk(await caller(request, pod.court, pod.admin_key))
+    return web.Response(text=pod.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
 async def create_hearing(request: web.Request) -> web.Response:

@@ -46,6 +46,15 @@ async def test_healthz(shared_api: Api) -> None:
 # --- 400 -------------------------------------------------------------------------------------------
 
 
+async def test_metrics_are_for_the_court_only(shared_api: Api) -> None:
+    assert_error(await shared_api.request("GET", "/metrics", None), 401, "unauthorized")
+    _, (party,) = await shared_api.hearing_with(("plaintiff", "张三"))
+    assert_error(await shared_api.request("GET", "/metrics", party["token"]), 403, "forbidden")
+    r = await shared_api.request("GET", "/metrics", shared_api.admin_key)
+    assert r.status == 200 and "courtroom_live_rooms" in r.text
+    assert r.headers["Content-Type"].startswith("text/plain")
+
+
 async def test_400_malformed_json(shared_api: Api) -> None:
     hearing = await shared_api.create_hearing()
     for path in _json_routes(hearing["id"]):

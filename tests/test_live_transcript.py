@@ -167,9 +167,9 @@ async def test_the_voice_gate_keeps_silent_microphones_cheap(server_factory, api
         await peers[0].act("start")
         await asyncio.gather(*(peer.start_media() for peer in peers))
         await asyncio.sleep(8.5)
-        warm = (await api.request("GET", "/metrics", None)).text
+        warm = (await api.request("GET", "/metrics", api.admin_key)).text
         await asyncio.sleep(speech.size / RATE - 8.5 + 3)
-        metrics = (await api.request("GET", "/metrics", None)).text
+        metrics = (await api.request("GET", "/metrics", api.admin_key)).text
     finally:
         await asyncio.gather(*(peer.close() for peer in peers), return_exceptions=True)
 
