@@ -150,8 +150,7 @@ function setSpeaker(id) {
 
 async function swapTracks(stream) {
   if (!page.session || !stream) return;
-  await page.session.replaceTrack('audio', stream.getAudioTracks()[0] || null);
-  await page.session.replaceTrack('video', stream.getVideoTracks()[0] || null);
+  await page.session.useStream(stream);
   $('#self-video').srcObject = stream;
 }
 

@@ -392,6 +392,12 @@ export class HearingSession extends EventTarget {
   }
 
   /** Replace what we publish (a device change) without renegotiating. */
+  /** Send another camera and microphone (a device change) without renegotiating. */
+  async useStream(stream) {
+    await this.replaceTrack('audio', stream.getAudioTracks()[0] || null);
+    await this.replaceTrack('video', stream.getVideoTracks()[0] || null);
+  }
+
   async replaceTrack(kind, track) {
     if (!this.pc) return;
     const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === kind);
