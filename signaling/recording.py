@@ -228,22 +228,23 @@ class HearingRecording:
         end = hearing.closed_at or self.court.hearing_time(hearing)
         on_air = on_air_intervals(events, end)
         out = self.dir / "replay"
-        if out.exists():
-            await asyncio.to_thread(shutil.rmtree, out)
+        await asyncio.to_thread(shutil.rmtree, out, True)  # a replay built again starts clean
         records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in parts]
         replay = await asyncio.to_thread(build_replay, records, on_air, out)
-        cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in await self._transcript(hearing)]
+        segments = await self._transcript(hearing)
+        cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in segments]
         await asyncio.to_thread(write_captions, out, cues, replay.time_map)
         titles = [(e.hearing_time, title) for e in events if (title := CHAPTERS.get(e.kind))]
+        titles += statement_chapters(segments)
         chapters = build_chapters(titles, replay.time_map, replay.duration)
         await asyncio.to_thread(write_chapters, out, chapters)
         # The same segments as the captions: every one that overlaps what the replay shows.
         transcript = [
             {**s, "replay_start": replay.time_map.to_output_next(s["start"])}
-            for s in await self._transcript(hearing)
+            for s in segments
             if any(p.hearing_start < s["end"] and s["start"] < p.hearing_end for p in replay.time_map.pieces)
         ]
-        (out / "transcript.json").write_text(_json(transcript), encoding="utf-8")
+        await asyncio.to_thread((out / "transcript.json").write_text, _json(transcript), "utf-8")
         files = []
         for name, kind in (("replay.mp4", "replay"), ("captions.vtt", "captions")):
             path = out / name
@@ -272,6 +273,17 @@ CHAPTERS = {
     "participant.call_witness": "证人作证 Witness",
     "hearing.close": "闭庭 Closing",
 }
+
+# Each side's statement begins where its first words are on the record.
+STATEMENTS = {"plaintiff": "原告陈述 Plaintiff's statement", "defendant": "被告答辩 Defendant's reply"}
+
+
+def statement_chapters(segments: Iterable[dict[str, Any]]) -> list[tuple[float, str]]:
+    first: dict[str, float] = {}
+    for s in segments:
+        if s["role"] in STATEMENTS and s["role"] not in first:
+            first[s["role"]] = s["start"]
+    return [(t, STATEMENTS[role]) for role, t in first.items()]
 
 
 def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:

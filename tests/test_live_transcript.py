@@ -98,6 +98,8 @@ async def test_vosk_segments_are_attributed_and_on_the_hearing_clock(server_fact
         nearest = min(onsets, key=lambda t: abs(t - start))
         assert abs(nearest - start) < 0.5, (cues, onsets)
     print("replay cues vs speech onsets in the replay:", cues, onsets)
+    chapters = (await api.request("GET", info["chapters_vtt"], None)).text
+    assert "开庭" in chapters and "原告陈述" in chapters, chapters
 
 
 async def test_whisper_live_path_is_as_accurate_as_reading_the_file(server_factory, api_factory, speech_dir):
