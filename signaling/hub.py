@@ -35,6 +35,7 @@ class Session:
         self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX)
         self.peer: Any = None  # PeerSession, set once an offer arrives
         self.writer: asyncio.Task[None] | None = None
+        self.closer: asyncio.Task[bool] | None = None
         self.closing = False
         self.left_on_purpose = False
         self.last_sent: tuple[float, float] | None = None  # (monotonic, bytes) for the stats' send rate
@@ -51,7 +52,8 @@ class Session:
         except asyncio.QueueFull:
             log.warning("participant %s is too slow; closing its socket", self.id)
             self.closing = True
-            asyncio.get_running_loop().create_task(self.ws.close(code=1013, message=b"too slow"))
+            # Kept so that it runs to the end; the reader loop then cleans up as for any close.
+            self.closer = asyncio.get_running_loop().create_task(self.ws.close(code=1013, message=b"too slow"))
 
     async def run_writer(self) -> None:
         while True:

@@ -95,6 +95,7 @@ class HearingRecording:
         self.closing = False
         self.refused: str | None = None
         self._on_finished = on_finished
+        self._lock = asyncio.Lock()  # changes come one after another; never two archives at once
 
     # RecordSink
     def video(self, view: str, packets: list[av.Packet]) -> None:
@@ -120,6 +121,10 @@ class HearingRecording:
             self.public.put_audio(frame)
 
     async def update(self, hearing: Hearing) -> None:
+        async with self._lock:
+            await self._update(hearing)
+
+    async def _update(self, hearing: Hearing) -> None:
         self.hearing = hearing
         if self.closing:
             return
@@ -132,20 +137,24 @@ class HearingRecording:
 
     async def _start_archive(self) -> None:
         config = self.court.config
-        self.dir.mkdir(parents=True, exist_ok=True)
+
+        def check() -> Path:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            check_free_space(self.dir, config.disk_floor_bytes)
+            return next_part_path(self.dir)
+
         try:
-            await asyncio.to_thread(check_free_space, self.dir, config.disk_floor_bytes)
+            path = await asyncio.to_thread(check)
         except DiskSpaceError as exc:
             self.refused = str(exc)
             log.error("not recording hearing %s: %s", self.hearing.id, exc)
             await self.court.record_event(self.hearing.id, "recording.refused", "system", reason=str(exc))
             return
-        path = next_part_path(self.dir)
         parts = list(self.hearing.extra.get("archive_parts", []))
         parts.append({"path": str(path), "started_at": self.room.hearing_time()})
         self.hearing = await self.court.update_extra(self.hearing.id, archive_parts=parts)
-        writer = ArchiveWriter(
-            path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
+        writer = await asyncio.to_thread(
+            ArchiveWriter, path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
             metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id},
         )
         self.archive_path = path
@@ -155,13 +164,16 @@ class HearingRecording:
     async def _start_public(self) -> None:
         config = self.court.config
         live = self.dir / "live"
-        if live.exists():
-            await asyncio.to_thread(shutil.rmtree, live)  # a restart begins a fresh live stream
-        live.mkdir(parents=True, exist_ok=True)
-        slate = await asyncio.to_thread(Slate.create, self.room.width, self.room.height, self.room.fps)
-        self.public_line = DelayLine(config.broadcast_delay, self.room.fps, slate=slate, on_air=False)
-        writer = HlsWriter(live, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
-                           segment_seconds=config.hls_segment_seconds)
+        width, height, fps, extradata = self.room.width, self.room.height, self.room.fps, self.room.extradata()
+
+        def prepare() -> tuple[Slate, HlsWriter]:
+            shutil.rmtree(live, ignore_errors=True)  # a restart begins a fresh live stream
+            live.mkdir(parents=True, exist_ok=True)
+            slate = Slate.create(width, height, fps)
+            return slate, HlsWriter(live, width, height, fps, extradata, segment_seconds=config.hls_segment_seconds)
+
+        slate, writer = await asyncio.to_thread(prepare)
+        self.public_line = DelayLine(config.broadcast_delay, fps, slate=slate, on_air=False)
         self.public = Pump(self.public_line, writer, name="recorder-public")
 
     def public_segments(self) -> int:

@@ -152,11 +152,10 @@ class MediaRoom:
         self._tasks = [asyncio.create_task(self._audio_loop()), asyncio.create_task(self._video_loop())]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        readers = [task for up in self.uplinks.values() for task in up.tasks]
+        for task in self._tasks + readers:
             task.cancel()
         for up in self.uplinks.values():
-            for task in up.tasks:
-                task.cancel()
             if up.speech is not None:
                 up.speech.close()
         for down in self.downlinks.values():
@@ -164,7 +163,7 @@ class MediaRoom:
             down.audio.stop()
         if self._render is not None:
             await asyncio.gather(self._render, return_exceptions=True)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *readers, return_exceptions=True)
         self._thread.shutdown(wait=False)
 
     # state from the court
@@ -189,6 +188,7 @@ class MediaRoom:
         up = self.uplinks.get(participant_id)
         if up is None:
             up = self.uplinks[participant_id] = Uplink(participant_id)
+        up.tasks = [t for t in up.tasks if not t.done()]  # readers of tracks that ended
         p = self.people.get(participant_id)
         if track.kind == "audio":
             if up.speech is None and self.speech is not None and p is not None and may(p.role, Permission.SPEAK):
