@@ -32,7 +32,7 @@ from .participants import (
     next_state,
     next_witness_state,
 )
-from .procedure import ActionRefused, HearingState, ProcedureKind, check_action
+from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
 from .roles import SIDES, Role
 from .store import NotFound, SqliteStore
 
@@ -327,7 +327,7 @@ class Court:
             changed: list[Participant] = []
             events: list[Event] = []
             try:
-                self._apply(hearing, actor, action, subject, data, people, changed, events)
+                self._apply(hearing, actor, rule, subject, data, people, changed, events)
             except LifecycleError as e:
                 raise ActionRefused(409, "invalid_state", str(e)) from None
             await self.db.run(self.store.commit_change, hearing, changed, events)
@@ -340,14 +340,14 @@ class Court:
         self,
         hearing: Hearing,
         actor: Actor,
-        action: str,
+        rule: ActionRule,
         p: Participant | None,
         data: dict[str, Any],
         people: list[Participant],
         changed: list[Participant],
         events: list[Event],
     ) -> None:
-        rule = check_action(action, hearing.state, actor.role, hearing.procedure)
+        action = rule.action
         if rule.target is not None:
             if action == "open":
                 hearing.opened_at = time.time()
