@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ledger_cli
-from .config import Config, IceServer, load_file
+from .config import Config, IceServer, court_tz, load_file
 
 DEFAULT_DATA = os.environ.get("COURTROOM_DATA", "./data")
 
@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--asr-model", default=None, metavar="PATH", help="model folder (default: the packaged one)")
     serve.add_argument("--asr-language", default=None, help="whisper only: language code, e.g. zh or en")
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
+    serve.add_argument("--time-zone", default=None, metavar="ZONE",
+                       help="the court's time zone for the picture, pages and exports (default Asia/Shanghai)")
+    serve.add_argument("--record-flush-seconds", type=float, default=None,
+                       help="at close, how long the record waits for the last transcribed speech (default 30)")
+    serve.add_argument("--drop-note-seconds", type=float, default=None,
+                       help="a participant's connection lost longer than this is noted in the record (default 60)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
     serve.add_argument("--log-level", default="INFO")
 
@@ -84,7 +90,8 @@ def config_from(args: argparse.Namespace) -> Config:
     simple = {
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
-        "broadcast_delay": "broadcast_delay",
+        "broadcast_delay": "broadcast_delay", "time_zone": "time_zone",
+        "record_flush_seconds": "record_flush_seconds", "drop_note_seconds": "drop_note_seconds",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)
@@ -100,7 +107,9 @@ def config_from(args: argparse.Namespace) -> Config:
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
     known = {f.name for f in fields(Config)}
-    return Config(**{k: v for k, v in values.items() if k in known})
+    config = Config(**{k: v for k, v in values.items() if k in known})
+    court_tz(config.time_zone)  # an unknown time zone fails here, with a clear message
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, fields
+from datetime import tzinfo
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # The hearing record (docs/record.md)
+    record_flush_seconds: float = 30.0  # at close, how long the record waits for the last finals
+    time_zone: str = "Asia/Shanghai"  # the court's one clock: the picture, every page, every export
+    drop_note_seconds: float = 60.0  # a connection lost longer than this is a timed note in the record
+    discipline_text: str = ""  # the court discipline shown at join; "" is the default 庭审纪律
 
     @property
     def picture_bitrate(self) -> int:
@@ -76,10 +84,24 @@ class Config:
     def recordings(self) -> Path:
         return self.recordings_dir or self.data_dir / "recordings"
 
+    @property
+    def tz(self) -> tzinfo:
+        """The court's time zone (`time_zone`, an IANA name)."""
+        return court_tz(self.time_zone)
+
     def replace(self, **changes: Any) -> Config:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Config(**values)
+
+
+@lru_cache(maxsize=8)
+def court_tz(name: str) -> tzinfo:
+    """An IANA time zone by name; ValueError for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)") from None
 
 
 def load_file(path: Path) -> dict[str, Any]:

@@ -133,6 +133,42 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_sha ON ledger(sha256);
     CREATE INDEX ledger_hearing ON ledger(hearing_id, seq);
     """,
+    # 4: the record's lifecycle: its state, versions, signed statements, handwritten signatures
+    """
+    CREATE TABLE records (
+        hearing_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        finishing TEXT NOT NULL DEFAULT '{}',
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE record_versions (
+        hearing_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT NOT NULL,
+        author TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        PRIMARY KEY (hearing_id, number)
+    );
+    CREATE TABLE record_statements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        hearing_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        participant_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        statement TEXT NOT NULL,
+        signature TEXT NOT NULL DEFAULT '',
+        image_sha256 TEXT NOT NULL DEFAULT '',
+        wall_time REAL NOT NULL
+    );
+    CREATE INDEX record_statements_hearing ON record_statements(hearing_id, id);
+    CREATE TABLE signature_images (
+        sha256 TEXT PRIMARY KEY,
+        png BLOB NOT NULL
+    )
+    """,
 ]
 
 

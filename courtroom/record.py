@@ -121,6 +121,15 @@ def _wall(ts: float, tz: tzinfo) -> datetime:
     return datetime.fromtimestamp(ts, tz)
 
 
+def zone_label(d: datetime) -> str:
+    """`UTC+08:00`: the offset, never an ambiguous abbreviation such as CST."""
+    offset = d.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    h, m = divmod(abs(minutes), 60)
+    return f"UTC{sign}{h:02d}:{m:02d}"
+
+
 def _date_zh(d: datetime) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
@@ -300,7 +309,7 @@ def _header(hearing: Hearing, participants: Sequence[Participant], tz: tzinfo) -
         lines.append("日期：尚未开庭")
     else:
         opened = _wall(hearing.opened_at, tz)
-        zone = opened.tzname() or ""
+        zone = zone_label(opened)
         lines.append(f"日期：{_date_zh(opened)}")
         if hearing.closed_at is None:
             lines.append(f"时间：{opened:%H:%M:%S} 起（{zone}）")

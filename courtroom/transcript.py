@@ -7,10 +7,11 @@ with that participant's role and name at that moment: attribution is never guess
 Corrections change the segment's row and keep every change in `segment_edits` (who, when,
 which field, before, after): the first edit of a field holds the recognizer's original.
 
-After the hearing closes the parties and their agents confirm the record or object to it.
-Each decision stores the SHA-256 of the record's canonical text (`record.to_txt` without
-the confirmation page). The rule that keeps that hash meaningful: once anyone has decided,
-the record is sealed: no more corrections and no more segments (409 `record_sealed`).
+After the hearing closes the record follows the lifecycle in `record_lifecycle.py`
+(finishing → review → signed, driven by `record_review.RecordReview`): decisions are made on
+stored versions of the canonical text (`record.to_txt` without the confirmation page), each
+with its SHA-256; a correction in review makes a new version; a signed record never changes
+(409 `record_signed`).
 
 Every method that touches SQLite runs its SQL on the database thread (`Database.run`).
 See docs/record.md.
@@ -36,7 +37,9 @@ from .events import Event
 from .hearing import Hearing
 from .participants import Participant, ParticipantState, receives_hearing
 from .procedure import ActionRefused, HearingState
-from .record import RECORD_TZ, Note, needs_confirmation, sha256_text
+from .record import Note, needs_confirmation, sha256_text
+from .record_lifecycle import check_record_action
+from .record_page import signature_page
 from .roles import Permission, Role, may
 from .store import NotFound
 
@@ -121,6 +124,7 @@ class Confirmation:
     objection: str
     sha256: str  # of the canonical text the participant decided on
     wall_time: float
+    version: int = 0  # the number of the version decided on
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +135,7 @@ class Confirmation:
             "objection": self.objection,
             "sha256": self.sha256,
             "wall_time": self.wall_time,
+            "version": self.version,
         }
 
 
@@ -201,22 +206,21 @@ def _word(w: Any) -> dict[str, Any]:
     return out
 
 
-def _sealed() -> ActionRefused:
-    return ActionRefused(409, "record_sealed", "the record has been confirmed by a party: it can no longer change")
-
-
 class TranscriptService:
     """The hearing record of every hearing of one pod."""
 
-    def __init__(self, court: Court, tz: tzinfo = RECORD_TZ) -> None:
+    def __init__(self, court: Court, tz: tzinfo | None = None) -> None:
         self.court = court
-        self.tz = tz
+        self.tz: tzinfo = tz or court.config.tz  # the court's time zone
         # Called after each confirmation or objection (sync or async); the integrator deposits
         # the record in the ledger here. A failing hook is logged: the decision stays stored.
         self.on_confirmed: list[ConfirmedHook] = []
         # Extra lines of the record (exhibits shown, views stated), by hearing id. They must
         # not change once the hearing is closed, or the hash would.
         self.note_sources: list[NoteSource] = []
+        from .record_review import RecordReview
+
+        self.review = RecordReview(self)  # the record's lifecycle after the hearing
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -243,9 +247,11 @@ class TranscriptService:
         start = max(0.0, float(start))
         end = max(start, float(end))
         word_list = [_word(w) for w in words]
-        return await self.court.db.run(
+        segment = await self.court.db.run(
             self._insert, hearing_id, participant_id, cleaned[:MAX_TEXT], start, end, word_list, engine
         )
+        await self.review.refresh(hearing_id, "system", "late final")  # in review only: a new version
+        return segment
 
     def _insert(
         self, hearing_id: str, participant_id: str, text: str, start: float, end: float,
@@ -254,8 +260,7 @@ class TranscriptService:
         p = self.court.store.get_participant(participant_id)
         if p.hearing_id != hearing_id:
             raise NotFound(f"no participant {participant_id} in hearing {hearing_id}")
-        if self._is_sealed(hearing_id):
-            raise _sealed()
+        check_record_action("segment", self.review.state_sync(hearing_id), None)
         now = time.time()
         cur = self._conn.execute(
             "INSERT INTO segments (hearing_id, participant_id, role, name, text, start, end, words, engine, created_at) "
@@ -343,6 +348,7 @@ class TranscriptService:
                 hearing_id, "record.correct", editor.id, str(segment_id),
                 changes=[{"field": e.field, "before": e.before, "after": e.after} for e in edits],
             )
+            await self.review.refresh(hearing_id, editor.id, "correction")
         return segment
 
     def _correct(
@@ -351,8 +357,7 @@ class TranscriptService:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if self._is_sealed(hearing_id):
-                raise _sealed()
+            check_record_action("correct", self.review.state_sync(hearing_id), None)
             current = self._segment(hearing_id, segment_id)
             changes: list[tuple[str, str, str]] = []
             if text is not None and text != current.text:
@@ -405,28 +410,29 @@ class TranscriptService:
     # --- confirmation -----------------------------------------------------------------------
 
     async def confirm(
-        self, hearing_id: str, participant: Participant, decision: str, objection: str | None = ""
+        self, hearing_id: str, participant: Participant, decision: str, objection: str | None = "",
+        version: object = None, image: object = None,
     ) -> Confirmation:
-        """A party's or agent's decision on the closed hearing's record: confirm or object."""
+        """A party's or agent's decision on the latest version of the closed hearing's record."""
         if participant.hearing_id != hearing_id:
             raise ActionRefused(403, "forbidden", "your token is for another hearing")
         if not may(participant.role, Permission.CONFIRM_RECORD):
             raise ActionRefused(403, "forbidden", "only the parties and their agents confirm the record")
         if decision not in DECISIONS:
             raise InvalidInput("invalid_decision", "decision must be confirm or object")
-        if decision == "object":
-            reason = clean_text(objection, "objection", MAX_OBJECTION)
-        else:
-            reason = clean_text(objection, "objection", MAX_OBJECTION, required=False)
-            if reason:
-                raise InvalidInput("invalid_field", "an objection goes with decision object")
-        notes = await self._extra_notes(hearing_id)
-        done = await self.court.db.run(self._confirm, hearing_id, participant.id, decision, reason, notes)
-        confirmation, text, first, complete = done
-        data: dict[str, Any] = {"sha256": confirmation.sha256}
-        if reason:
-            data["objection"] = reason
-        await self.court.record_event(hearing_id, f"record.{decision}", participant.id, participant.id, **data)
+        hearing = await self.court.get_hearing(hearing_id)
+        if hearing.state is not HearingState.CLOSED:
+            raise ActionRefused(409, "not_closed", "the record is confirmed after the hearing has closed")
+        p = await self.court.db.run(self.court.store.get_participant, participant.id)
+        if p.state is ParticipantState.REMOVED:
+            raise ActionRefused(403, "forbidden", "a removed participant does not confirm the record")
+        actor = Actor(p.id, p.role, p)
+        statement, _ = await self.review.decide(hearing_id, actor, decision, objection, version, image)
+        return _confirmation(hearing_id, statement)
+
+    async def notify_confirmed(self, hearing_id: str, confirmation: Confirmation, text: str, first: bool,
+                               complete: bool) -> None:
+        """Tell the `on_confirmed` hooks (the ledger deposits the version decided on)."""
         news = RecordConfirmed(hearing_id, confirmation, confirmation.sha256, text, first, complete)
         for hook in list(self.on_confirmed):
             try:
@@ -435,59 +441,11 @@ class TranscriptService:
                     await result
             except Exception:  # noqa: BLE001 - the decision is stored; a hook must not undo it
                 log.exception("an on_confirmed hook failed for hearing %s", hearing_id)
-        return confirmation
-
-    def _confirm(
-        self, hearing_id: str, participant_id: str, decision: str, objection: str, notes: list[Note]
-    ) -> tuple[Confirmation, str, bool, bool]:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            hearing = self.court.store.get_hearing(hearing_id)
-            if hearing.state is not HearingState.CLOSED:
-                raise ActionRefused(409, "not_closed", "the record is confirmed after the hearing has closed")
-            p = self.court.store.get_participant(participant_id)
-            if p.state is ParticipantState.REMOVED:
-                raise ActionRefused(403, "forbidden", "a removed participant does not confirm the record")
-            snap = self._snapshot(hearing)
-            if any(c.participant_id == participant_id for c in snap.confirmations):
-                raise ActionRefused(409, "already_decided", "you have already confirmed or objected to this record")
-            text = self._canonical(snap, notes)
-            sha = sha256_text(text)
-            now = time.time()
-            conn.execute(
-                "INSERT INTO confirmations (hearing_id, participant_id, decision, objection, record_sha256, wall_time) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (hearing_id, participant_id, decision, objection, sha, now),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        confirmation = Confirmation(hearing_id, p.id, p.name, p.role, decision, objection, sha, now)
-        decided = {c.participant_id for c in snap.confirmations} | {p.id}
-        complete = all(q.id in decided for q in snap.participants if needs_confirmation(q))
-        return confirmation, text, not snap.confirmations, complete
 
     async def confirmations(self, hearing_id: str) -> list[Confirmation]:
-        return await self.court.db.run(self._confirmations, hearing_id)
-
-    def _confirmations(self, hearing_id: str) -> list[Confirmation]:
-        rows = self._conn.execute(
-            "SELECT c.participant_id, p.name, p.role, c.decision, c.objection, c.record_sha256, c.wall_time "
-            "FROM confirmations c JOIN participants p ON p.id = c.participant_id "
-            "WHERE c.hearing_id = ? ORDER BY c.wall_time, c.participant_id",
-            (hearing_id,),
-        ).fetchall()
-        return [
-            Confirmation(hearing_id, r["participant_id"], r["name"], Role(r["role"]), r["decision"], r["objection"],
-                         r["record_sha256"], r["wall_time"])
-            for r in rows
-        ]
-
-    def _is_sealed(self, hearing_id: str) -> bool:
-        row = self._conn.execute("SELECT 1 FROM confirmations WHERE hearing_id = ? LIMIT 1", (hearing_id,)).fetchone()
-        return row is not None
+        """The parties' decisions on the latest version."""
+        status = await self.review.status(hearing_id)
+        return [_confirmation_from(hearing_id, d) for d in status["decisions"]]
 
     # --- the record as a whole --------------------------------------------------------------
 
@@ -498,7 +456,7 @@ class TranscriptService:
             store.list_participants(hearing.id),
             self._segments(hearing.id),
             store.list_events(hearing.id),
-            self._confirmations(hearing.id),
+            [],
         )
 
     def _load(self, hearing_id: str) -> _Snapshot:
@@ -519,31 +477,36 @@ class TranscriptService:
     def _canonical(self, snap: _Snapshot, extra: list[Note]) -> str:
         return record.to_txt(snap.hearing, snap.participants, snap.segments, self._notes(snap, extra), tz=self.tz)
 
-    def _status(self, snap: _Snapshot, extra: list[Note]) -> dict[str, Any]:
-        decided = {c.participant_id for c in snap.confirmations}
-        pending = [p for p in snap.participants if needs_confirmation(p) and p.id not in decided]
-        closed = snap.hearing.state is HearingState.CLOSED
+    def _status(self, snap: _Snapshot, extra: list[Note], lifecycle: dict[str, Any]) -> dict[str, Any]:
+        sha = lifecycle["version"] or sha256_text(self._canonical(snap, extra))
         return {
             "hearing_id": snap.hearing.id,
             "state": snap.hearing.state.value,
-            "sha256": sha256_text(self._canonical(snap, extra)),
-            "sealed": bool(snap.confirmations),
-            "complete": closed and not pending,
-            "confirmations": [c.to_dict() for c in snap.confirmations],
-            "pending": [{"participant": p.id, "name": p.name, "role": p.role.value} for p in pending],
+            "sha256": sha,
+            "sealed": lifecycle["signed"],
+            "complete": lifecycle["signed"],
+            "confirmations": [_confirmation_from(snap.hearing.id, d).to_dict() for d in lifecycle["decisions"]],
+            "pending": lifecycle["undecided"],
+            **lifecycle,
+            "version": sha,
         }
 
     async def canonical_text(self, hearing_id: str) -> str:
-        """The text the parties confirm and SHA-256 fixes (`to_txt` without the confirmation page)."""
+        """The text the parties confirm and SHA-256 fixes (`to_txt` without the confirmation page):
+        the latest stored version once the record has been offered, else the record now."""
+        latest = await self.review.latest(hearing_id)
+        if latest is not None:
+            return latest.text
         extra = await self._extra_notes(hearing_id)
         snap = await self.court.db.run(self._load, hearing_id)
         return self._canonical(snap, extra)
 
     async def record_status(self, hearing_id: str) -> dict[str, Any]:
-        """{sha256, sealed, complete, confirmations: [...], pending: [...]} of the record now."""
+        """The record's lifecycle and its latest version (`version`: its SHA-256), decisions,
+        signatures and who is pending. See docs/record.md."""
         extra = await self._extra_notes(hearing_id)
         snap = await self.court.db.run(self._load, hearing_id)
-        return self._status(snap, extra)
+        return self._status(snap, extra, await self.review.status(hearing_id))
 
     async def export(self, hearing_id: str, fmt: str) -> str:
         """The record as `json`, `vtt`, `srt` or `txt` (with its confirmation page once closed)."""
@@ -557,7 +520,23 @@ class TranscriptService:
         if fmt == "srt":
             return record.to_srt(h, people, segs)
         notes = self._notes(snap, extra)
+        lifecycle = await self.review.status(hearing_id)
         if fmt == "txt":
-            closed = h.state is HearingState.CLOSED
-            return record.to_txt(h, people, segs, notes, snap.confirmations if closed else None, tz=self.tz)
-        return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra)})
+            if h.state is not HearingState.CLOSED:
+                return record.to_txt(h, people, segs, notes, tz=self.tz)
+            latest = await self.review.latest(hearing_id)
+            body = latest.text if latest is not None else record.to_txt(h, people, segs, notes, tz=self.tz)
+            return body + signature_page(lifecycle, self.tz)
+        return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra, lifecycle)})
+
+
+def _confirmation(hearing_id: str, statement: Any) -> Confirmation:
+    d = statement.data
+    return Confirmation(hearing_id, statement.participant_id, str(d.get("name", "")), Role(str(d.get("role", "plaintiff"))),
+                        statement.kind, statement.text, str(d.get("version_sha256", "")), statement.wall_time,
+                        statement.version)
+
+
+def _confirmation_from(hearing_id: str, d: dict[str, Any]) -> Confirmation:
+    return Confirmation(hearing_id, d["participant"], d["name"], Role(d["role"]), d["kind"], d["text"],
+                        d["version_sha256"], d["wall_time"], d["version"])

@@ -31,7 +31,7 @@ def create_app(config: Config) -> web.Application:
     app[POD] = pod
     setup_routes(app)
     app[HUB] = Hub(pod.court)
-    app[TRANSCRIPT] = TranscriptService(pod.court)
+    app[TRANSCRIPT] = TranscriptService(pod.court, pod.config.tz)
     app[ROOMS] = RoomManager(pod.court)
     transcriber = _load_speech(config)
     if transcriber is not None:

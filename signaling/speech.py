@@ -43,11 +43,61 @@ class Speech:
         self._overloaded: set[str] = set()
         transcriber.on_overload = self._overload_from_thread
         self._loop: asyncio.AbstractEventLoop | None = None
+        # For the record's finishing step: every stream of a hearing, and where each speaker's
+        # audio that has not become a final begins (docs/record.md).
+        self._streams: dict[str, list[tuple[str, Any]]] = {}
+        self._stores: dict[str, set[asyncio.Task[None]]] = {}
+        self._last_final: dict[str, float] = {}
+        self._open_since: dict[str, float] = {}
+        self._audio_at_final: dict[str, float] = {}
+        transcript.review.flushers.append(self.flush)
+        transcript.review.pending_audio.append(self.pending)
 
     def open_speaker(self, participant: Participant) -> SpeechStream:
         self._loop = asyncio.get_running_loop()
         self._speakers[participant.id] = participant
-        return self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
+        stream = self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
+        kept = [(pid, s) for pid, s in self._streams.get(participant.hearing_id, []) if not s.closed.done()]
+        self._streams[participant.hearing_id] = [*kept, (participant.id, stream)]
+        return stream
+
+    # the record's finishing step
+    def pending(self, hearing_id: str) -> list[dict[str, Any]]:
+        """Each speaker whose stream is still open, with where its untranscribed audio may begin."""
+        out: dict[str, dict[str, Any]] = {}
+        for pid, stream in self._streams.get(hearing_id, []):
+            if stream.closed.done():
+                continue
+            stats = stream.stats()
+            heard = stats.backlog_seconds > 0 or stats.audio_seconds > self._audio_at_final.get(pid, 0.0) + 0.05
+            if pid not in self._open_since and not heard:
+                continue  # silent since its last final: nothing of it can be missing
+            p = self._speakers.get(pid)
+            since = self._open_since.get(pid, self._last_final.get(pid, 0.0))
+            out[pid] = {"participant": pid, "name": p.name if p else "", "since": round(since, 3)}
+        return list(out.values())
+
+    async def flush(self, hearing_id: str, timeout: float) -> list[dict[str, Any]]:
+        """Close the hearing's streams, wait (bounded) for their last finals to be stored;
+        return the speakers whose audio did not make it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        before = self.pending(hearing_id)
+        streams = self._streams.get(hearing_id, [])
+        waits = {asyncio.wrap_future(stream.close()): pid for pid, stream in streams}
+        late: set[str] = set()
+        if waits:
+            _, not_done = await asyncio.wait(list(waits), timeout=max(0.0, deadline - loop.time()))
+            late = {waits[f] for f in not_done}
+            for f in not_done:
+                f.cancel()
+        stores = list(self._stores.get(hearing_id, set()))
+        if stores:
+            _, unstored = await asyncio.wait(stores, timeout=max(0.1, deadline - loop.time()))
+            if unstored:
+                late |= {pid for pid, _ in streams}
+        self._streams.pop(hearing_id, None)
+        return [item for item in before if item["participant"] in late]
 
     # results, on the event loop
     def _on_result(self, result: SpeakerResult) -> None:
@@ -55,15 +105,24 @@ class Speech:
         if p is None:
             return
         if not result.final:
+            self._open_since.setdefault(p.id, result.start)
             self._show(p, {
                 "id": f"partial-{p.id}", "speaker": p.id, "role": p.role.value, "name": p.name,
                 "text": result.text, "final": False, "start": round(result.start, 3), "end": round(result.end, 3),
             })
             return
         self.metrics.inc("courtroom_asr_finals_total", engine=self.engine_name)
+        self._open_since.pop(p.id, None)
+        self._last_final[p.id] = max(self._last_final.get(p.id, 0.0), result.end)
+        for pid, stream in self._streams.get(p.hearing_id, []):
+            if pid == p.id and not stream.closed.done():
+                self._audio_at_final[pid] = stream.stats().audio_seconds
         task = asyncio.create_task(self._store_and_show(p, result))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        stores = self._stores.setdefault(p.hearing_id, set())
+        stores.add(task)
+        task.add_done_callback(stores.discard)
 
     async def _store_and_show(self, p: Participant, result: SpeakerResult) -> None:
         try:

@@ -11,6 +11,7 @@ from aiohttp import web
 from courtroom.court import Actor
 from courtroom.procedure import HearingState
 from courtroom.record import FORMATS
+from courtroom.record_review import StaleVersion
 from courtroom.transcript import TranscriptService, may_read_record
 
 from .access import caller, require_hearing
@@ -116,6 +117,16 @@ async def confirm_record(request: web.Request) -> web.Response:
     if objection is not None and not isinstance(objection, str):
         raise ApiError(400, "invalid_field", "objection must be a string")
     service = service_of(request)
-    confirmation = await service.confirm(hearing_id, actor.participant, decision, objection)
+    try:
+        confirmation = await service.confirm(hearing_id, actor.participant, decision, objection,
+                                             body.get("version"), body.get("signature_image"))
+    except StaleVersion as e:
+        return stale_response(e)
     status = await service.record_status(hearing_id)
     return web.json_response({"confirmation": confirmation.to_dict(), "record": status}, status=201)
+
+
+def stale_response(e: StaleVersion) -> web.Response:
+    """409 naming the latest version: its sha256 and number."""
+    return web.json_response({"error": e.code, "message": e.message, "latest": e.latest.sha256,
+                              "latest_number": e.latest.number}, status=409)

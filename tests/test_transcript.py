@@ -12,6 +12,7 @@ from courtroom.court import Actor, Court, InvalidInput
 from courtroom.participants import Participant, ParticipantState, WitnessState
 from courtroom.procedure import ActionRefused, HearingState
 from courtroom.record import canonical_part
+from courtroom.record_review import StaleVersion
 from courtroom.roles import Role
 from courtroom.store import NotFound
 from courtroom.transcript import RecordConfirmed, TranscriptService, may_read_record
@@ -37,10 +38,13 @@ def _actor(p: Participant) -> Actor:
     return Actor(p.id, p.role, p)
 
 
-async def _close(court: Court, hid: str, judge: Participant) -> None:
+async def _close(court: Court, hid: str, judge: Participant, svc: TranscriptService | None = None) -> None:
     await court.act(hid, CLERK, "open")
     await court.act(hid, _actor(judge), "start")
     await court.act(hid, _actor(judge), "close")
+    if svc is not None:  # what the pod does at close: finish the record, offer it
+        await svc.review.finish(hid)
+        assert (await svc.review.wait_offered(hid)).value == "review"
 
 
 async def test_final_segments_are_stored_with_their_speaker(court: Court) -> None:
@@ -112,7 +116,9 @@ async def test_corrections_keep_the_original_and_every_edit(court: Court) -> Non
     assert struck.text == "" and "货款" not in (await svc.export(hid, "vtt"))
 
 
-async def test_confirmation_seals_the_record(court: Court) -> None:
+async def test_objection_correction_reconfirmation_signed(court: Court) -> None:
+    """review: an objection → the clerk corrects (a new version) → those who confirmed the old
+    version confirm again → the court signs → signed, and nothing changes it any more."""
     svc = TranscriptService(court)
     seen: list[RecordConfirmed] = []
 
@@ -124,13 +130,13 @@ async def test_confirmation_seals_the_record(court: Court) -> None:
 
     svc.on_confirmed += [broken, deposit]
     hid, p = await _hearing(court)
-    seg = await svc.add_final(hid, p["judge"].id, "现在开庭。", 1.0, 2.0)
+    seg = await svc.add_final(hid, p["judge"].id, "现在开廷。", 1.0, 2.0)
     assert seg is not None
 
     with pytest.raises(ActionRefused) as before:
         await svc.confirm(hid, p["plaintiff"], "confirm")
     assert (before.value.status, before.value.code) == (409, "not_closed")
-    await _close(court, hid, p["judge"])
+    await _close(court, hid, p["judge"], svc)
     for who in ("witness", "judge"):
         with pytest.raises(ActionRefused) as refused:
             await svc.confirm(hid, p[who], "confirm")
@@ -141,37 +147,77 @@ async def test_confirmation_seals_the_record(court: Court) -> None:
         await svc.confirm(hid, p["defendant"], "maybe")
 
     status = await svc.record_status(hid)
-    canonical = await svc.canonical_text(hid)
-    assert status["sha256"] == hashlib.sha256(canonical.encode()).hexdigest()
+    v1 = await svc.canonical_text(hid)
+    assert status["record_state"] == "review" and status["version_number"] == 1
+    assert status["version"] == status["sha256"] == hashlib.sha256(v1.encode()).hexdigest()
     assert not status["sealed"] and len(status["pending"]) == 3
 
-    mine = await svc.confirm(hid, p["plaintiff"], "confirm")
-    assert mine.sha256 == status["sha256"]
-    assert seen[0].first and not seen[0].complete and seen[0].text == canonical
-    with pytest.raises(ActionRefused) as late:  # the confirmed version stays fixed
-        await svc.correct(hid, seg.id, CLERK, text="改了")
-    assert (late.value.status, late.value.code) == (409, "record_sealed")
+    mine = await svc.confirm(hid, p["plaintiff"], "confirm", version=status["version"])
+    assert mine.sha256 == status["sha256"] and mine.version == 1
+    assert seen[0].first and not seen[0].complete and seen[0].text == v1
+    again = await svc.confirm(hid, p["plaintiff"], "confirm")  # twice is once
+    assert again.wall_time == mine.wall_time
+    await svc.confirm(hid, p["defendant"], "object", "第1行应为“现在开庭”")
+
+    # The clerk corrects: version 2; the plaintiff's confirmation of version 1 no longer counts.
+    await svc.correct(hid, seg.id, CLERK, text="现在开庭。")
+    status2 = await svc.record_status(hid)
+    assert status2["version_number"] == 2 and status2["version"] != status["version"]
+    assert {c["participant"] for c in status2["unconfirmed"]} == {p["plaintiff"].id, p["defendant"].id, p["agent"].id}
+    with pytest.raises(StaleVersion) as stale:  # 409 naming the latest
+        await svc.confirm(hid, p["plaintiff"], "confirm", version=status["version"])
+    assert stale.value.status == 409 and stale.value.latest.sha256 == status2["version"]
+    assert status2["version"] in stale.value.message
+
+    for who in ("plaintiff", "defendant", "agent"):
+        await svc.confirm(hid, p[who], "confirm", version=status2["version"])
+    assert not (await svc.record_status(hid))["signed"]  # the court has not signed yet
+    judge, new = await svc.review.decide(hid, _actor(p["judge"]), "sign", version=status2["version"])
+    assert new and judge.kind == "sign"
+    _, new = await svc.review.decide(hid, _actor(p["judge"]), "sign")
+    assert not new  # signing twice is idempotent
+    await svc.review.decide(hid, CLERK, "sign", version=2)
+    final = await svc.record_status(hid)
+    assert final["record_state"] == "signed" and final["signed"] and final["sealed"] and seen[-1].complete
+    assert final["signatures_pending"] == [] and final["pending"] == []
+
+    with pytest.raises(ActionRefused) as late:  # a signed version never changes
+        await svc.correct(hid, seg.id, CLERK, text="再改")
+    assert (late.value.status, late.value.code) == (409, "record_signed")
     with pytest.raises(ActionRefused):
         await svc.add_final(hid, p["judge"].id, "迟到的一句", 5.0, 6.0)
-    with pytest.raises(ActionRefused) as twice:
+    with pytest.raises(ActionRefused):
         await svc.confirm(hid, p["plaintiff"], "object", "改主意了")
-    assert twice.value.code == "already_decided"
 
-    await svc.confirm(hid, p["defendant"], "object", "第1行应为“现在开庭”")
-    await svc.confirm(hid, p["agent"], "confirm")
-    assert [n.complete for n in seen] == [False, False, True] and not seen[1].first
-
-    after = await svc.record_status(hid)
-    assert after["sha256"] == status["sha256"] and after["sealed"] and after["complete"]
-    assert after["pending"] == []
-    decisions = {c["name"]: (c["decision"], c["objection"], c["role"]) for c in after["confirmations"]}
-    assert decisions == {"张三": ("confirm", "", "plaintiff"), "李四": ("object", "第1行应为“现在开庭”", "defendant"),
-                         "钱律师": ("confirm", "", "agent")}
     txt = await svc.export(hid, "txt")
-    assert canonical_part(txt) == canonical
-    assert "被告 李四：有异议。异议内容：第1行应为“现在开庭”" in txt
+    body = canonical_part(txt)
+    assert hashlib.sha256(body.encode()).hexdigest() == status2["version"] and "现在开庭。" in body
+    assert "被告 李四：对第1版有异议。异议内容：第1行应为“现在开庭”" in txt
+    assert "本笔录第2版已签署" in txt and "审判长 王法官：签名（第2版" in txt
     kinds = [e.kind for e in await court.events(hid)]
-    assert kinds.count("record.confirm") == 2 and kinds.count("record.object") == 1
+    assert kinds.count("record.confirm") == 4 and kinds.count("record.object") == 1
+    assert kinds.count("record.version") == 2 and kinds.count("record.signed") == 1
+
+
+async def test_the_presiding_judge_finalises_with_outstanding_objections(court: Court) -> None:
+    svc = TranscriptService(court)
+    hid, p = await _hearing(court)
+    await svc.add_final(hid, p["judge"].id, "现在开庭。", 1.0, 2.0)
+    await _close(court, hid, p["judge"], svc)
+    await svc.confirm(hid, p["plaintiff"], "confirm")
+    await svc.confirm(hid, p["defendant"], "object", "漏记了我方意见")
+    with pytest.raises(ActionRefused) as clerk:
+        await svc.review.decide(hid, CLERK, "finalise")
+    assert clerk.value.status == 403
+    objection = next(s for s in await svc.review.statements(hid) if s.kind == "object")
+    await svc.review.decide(hid, CLERK, "answer", "经核对录音，笔录无误", refers=objection.id)
+    statement, _ = await svc.review.decide(hid, _actor(p["judge"]), "finalise")
+    outstanding = {o["name"]: o["status"] for o in statement.data["outstanding"]}
+    assert outstanding == {"李四": "objected", "钱律师": "not_confirmed"}
+    txt = await svc.export(hid, "txt")
+    assert "书记员答复：经核对录音，笔录无误" in txt and "定稿时有异议：被告 李四。异议内容：漏记了我方意见" in txt
+    assert "定稿时未确认：被告诉讼代理人 钱律师" in txt
+    assert (await svc.record_status(hid))["record_state"] == "signed"
 
 
 def _p(role: Role, state: ParticipantState = ParticipantState.ADMITTED, witness: Any = None) -> Participant:

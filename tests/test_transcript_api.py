@@ -174,18 +174,26 @@ async def test_confirmation_after_closing(pod: tuple[CourtroomServer, dict[str, 
     assert_error(await api.request("POST", confirm, _tok(h, "defendant"), json={"decision": "object"}), 400)
     assert_error(await api.request("GET", f"/api/hearings/{h['id']}/transcript", _tok(h, "witness")), 403)
 
-    # A correction after closing is still allowed, until somebody has decided.
+    # In review a correction is a new version; a decision names the version it is about.
+    before = (await api.request("GET", f"/api/hearings/{h['id']}/record", _tok(h, "plaintiff"))).json
+    assert before["record_state"] == "review" and before["version_number"] == 1
     assert (await api.request("PATCH", patch, _tok(h, "judge"), json={"text": "现在开庭！"})).status == 200
-    r = await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm"})
+    stale = await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm", "version": before["version"]})
+    assert stale.status == 409 and stale.json["error"] == "stale_version", stale.text
+    latest = stale.json["latest"]
+    assert latest != before["version"] and latest in stale.json["message"] and stale.json["latest_number"] == 2
+    r = await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm", "version": latest})
     assert r.status == 201, r.text
     sha = r.json["confirmation"]["sha256"]
+    assert sha == latest and r.json["record"]["version"] == latest
     r = await api.request("POST", confirm, _tok(h, "defendant"), json={"decision": "object", "objection": "未记录我方举证"})
     assert r.status == 201 and r.json["confirmation"]["sha256"] == sha
-    assert_error(await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm"}), 409)
-    assert_error(await api.request("PATCH", patch, api.admin_key, json={"text": "再改"}), 409, "record_sealed")
+    again = await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm"})  # idempotent
+    assert again.status == 201 and again.json["confirmation"]["wall_time"] == r.json["record"]["confirmations"][0]["wall_time"]
+    assert_error(await api.request("POST", confirm, _tok(h, "plaintiff"), json={"decision": "confirm", "version": []}), 400)
 
     status = (await api.request("GET", f"/api/hearings/{h['id']}/record", _tok(h, "defendant"))).json
-    assert status["sha256"] == sha and status["sealed"] and not status["complete"]
+    assert status["sha256"] == status["version"] == sha and not status["sealed"] and not status["complete"]
     assert [(c["name"], c["decision"], c["objection"]) for c in status["confirmations"]] == [
         ("张三", "confirm", ""), ("李四", "object", "未记录我方举证")]
     assert [p["name"] for p in status["pending"]] == ["钱律师"]
@@ -194,4 +202,6 @@ async def test_confirmation_after_closing(pod: tuple[CourtroomServer, dict[str, 
     assert hashlib.sha256(canonical_part(r.text).encode()).hexdigest() == sha
     assert "[00:01:01] 审判长（王法官）：现在开庭！" in r.text
     assert "被告 李四：有异议。异议内容：未记录我方举证" in r.text
-    assert "尚未确认：被告诉讼代理人 钱律师" in r.text
+    assert "尚未确认：钱律师" in r.text
+    v1 = await api.request("GET", f"/api/hearings/{h['id']}/record/versions/1", _tok(h, "agent"))
+    assert v1.status == 200 and hashlib.sha256(v1.text.encode()).hexdigest() == before["version"]

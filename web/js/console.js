@@ -10,6 +10,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { recordStatusKey, renderSigning } from './record_review.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -503,8 +504,7 @@ function renderRecord() {
   const r = page.record || {};
   const confirmations = Array.isArray(r.confirmations) ? r.confirmations : [];
   const pending = Array.isArray(r.pending) ? r.pending : [];
-  const objected = confirmations.some((c) => c.decision === 'object');
-  const status = r.complete ? (objected ? 'complete_objections' : 'complete') : r.sealed ? 'partial' : 'pending';
+  const status = recordStatusKey(r);
   box.dataset.status = status;
   box.append(el('p', { class: 'lead', dataset: { status } }, t(`record.status.${status}`)));
   if (r.sha256) box.append(el('p', { class: 'mono small muted break', title: t('record.sha_hint') }, `SHA-256 ${r.sha256}`));
@@ -521,6 +521,7 @@ function renderRecord() {
       el('span', {}, `${roleName(p.role)} ${p.name} `), el('span', { class: 'badge badge-muted' }, t('record.pending'))));
   }
   if (confirmations.length || pending.length) box.append(list);
+  renderSigning(box, { hearingId: page.hearingId, token: page.token, me: page.me, record: r, reload: loadRecord });
 }
 
 async function download(format) {

@@ -352,6 +352,7 @@ async function closedScreen() {
   ]);
   if (!text.ok || !status.ok) { notice('closed'); return; } // nothing to confirm here (yet)
   $('#record-text').textContent = typeof text.data === 'string' ? text.data : '';
+  page.recordVersion = status.data.version; // a decision names the version it is about
   showScreen('screen-record');
   showDecision(status.data);
   $('#confirm-button').onclick = () => decide('confirm');
@@ -375,8 +376,18 @@ async function decide(decision) {
   const error = $('#confirm-error');
   if (decision === 'object' && !objection) { error.hidden = false; error.textContent = t('confirm.need_objection'); return; }
   const body = decision === 'object' ? { decision, objection } : { decision };
+  if (page.recordVersion) body.version = page.recordVersion;
   const reply = await api(`/api/hearings/${encodeURIComponent(page.hearingId)}/record/confirm`, { method: 'POST', token: page.token, json: body });
-  if (!reply.ok) { error.hidden = false; error.textContent = tMaybe(`error.${reply.error}`) || reply.message; return; }
+  if (!reply.ok) {
+    error.hidden = false;
+    error.textContent = tMaybe(`error.${reply.error}`) || reply.message;
+    if (reply.error === 'stale_version') { // a newer version: show it, then the party decides again
+      const text = await api(`/api/hearings/${encodeURIComponent(page.hearingId)}/transcript?format=txt`, { token: page.token });
+      if (text.ok && typeof text.data === 'string') $('#record-text').textContent = text.data;
+      page.recordVersion = reply.data && reply.data.latest;
+    }
+    return;
+  }
   error.hidden = true;
   showDecision(reply.data.record);
 }

@@ -1,0 +1,119 @@
+"""The record's finishing step through real peers and a real recognizer (Vosk): no final is lost
+to an instant confirmation at close, and a SIGKILL during finishing is written into the record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from loadtest.participant import Participant
+from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
+from tests.asr_audio import KOREAN_SENTENCES, RATE, Corpus, silence, speech_bounds, write_wav
+from tests.media_helpers import LOOPBACK_MEDIA, eventually
+
+# Korean espeak through the packaged Korean model: the words are nonsense, their times are not.
+FIRST, LAST = KOREAN_SENTENCES
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    return Corpus(tmp_path_factory.mktemp("record-speech"))
+
+
+async def _speak_until(server: Any, api: Any, wav: Any, close_at: float) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """A judge and a plaintiff who speaks `wav`; the judge closes `close_at` seconds into it."""
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
+    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
+    mic = WavTrack(wav)
+    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
+    try:
+        await judge.connect()
+        await judge.act("open")
+        await plaintiff.connect()
+        await judge.act("admit", plaintiff_p["id"])
+        await judge.act("start")
+        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        opened_at = state["hearing"]["opened_at"]
+        await judge.start_media()
+        await plaintiff.start_media()
+        assert await eventually(lambda: mic.started_at is not None, 10)
+        assert mic.started_at is not None
+        await asyncio.sleep(max(0.0, close_at - (time.monotonic() - mic.started_at)))
+        # Hearing time of the microphone's first sample: same machine, same wall clock.
+        mic_start = time.time() - opened_at - (time.monotonic() - mic.started_at)
+        closed = await api.act(hearing["id"], "close", token=judge_p["token"])
+        assert closed.status == 200, closed.text
+    finally:
+        await judge.close()
+        await plaintiff.close()
+    return hearing, mic_start, plaintiff_p
+
+
+async def test_speech_until_close_then_an_instant_confirm_loses_no_final(server_factory, api_factory, corpus) -> None:
+    first, last = corpus.samples(FIRST, "ko"), corpus.samples(LAST, "ko")
+    samples = list(silence(1.0)) + list(first) + list(silence(0.8)) + list(last) + list(silence(3.0))
+    import numpy as np
+
+    pcm = np.array(samples, dtype=np.int16)
+    wav = write_wav(corpus.folder / "until-close.wav", pcm)
+    _, speech_end = speech_bounds(last)
+    end_of_last = (1.0 * RATE + first.size + 0.8 * RATE) / RATE + speech_end
+    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    api = api_factory(server)
+    # Close while the last sentence's utterance is still open (the voice gate's hang-over is 0.4 s).
+    hearing, mic_start, plaintiff = await _speak_until(server, api, wav, end_of_last + 0.15)
+    base = f"/api/hearings/{hearing['id']}"
+    r = await api.request("POST", f"{base}/record/confirm", plaintiff["token"], json={"decision": "confirm"})
+    assert r.status == 201, r.text
+    assert r.json["record"]["record_state"] == "review" and r.json["record"]["version_number"] == 1
+    confirmed = r.json["confirmation"]["sha256"]
+
+    reply = await api.request("GET", f"{base}/transcript?format=json", api.admin_key)
+    record = reply.json
+    assert reply.status == 200, reply.text
+    close_event = next(e for e in await api.events(hearing["id"]) if e["kind"] == "hearing.close")
+    segments = record["segments"]
+    assert segments, "nothing was transcribed"
+    # The last sentence's final landed after the close, during finishing, and is in what was confirmed.
+    assert segments[-1]["created_at"] > close_event["wall_time"], (segments[-1], close_event)
+    # ... it is the last thing said, on the hearing clock ...
+    assert abs(segments[-1]["end"] - (mic_start + end_of_last)) < 0.7, (segments[-1], mic_start + end_of_last)
+    # ... and the record's last line ends with it.
+    txt = (await api.request("GET", f"{base}/transcript?format=txt", api.admin_key)).text
+    lines = [line for line in txt.split("（以下无正文）")[0].splitlines() if "原告（张三）" in line]
+    assert lines and lines[-1].endswith(segments[-1]["text"]), txt
+    assert record["record"]["version"] == confirmed
+    kinds = [e["kind"] for e in await api.events(hearing["id"])]
+    assert kinds.index("record.finishing") < kinds.index("record.finished") < kinds.index("record.confirm")
+    finished = next(e for e in await api.events(hearing["id"]) if e["kind"] == "record.finished")
+    assert finished["data"]["incomplete"] == []
+
+
+async def test_a_sigkill_during_finishing_is_written_into_the_record(server_factory, api_factory, corpus) -> None:
+    import numpy as np
+
+    speech = corpus.samples(LAST, "ko")
+    pcm = np.concatenate([silence(0.5), speech, speech, speech, silence(1.0)])
+    wav = write_wav(corpus.folder / "killed.wav", pcm)
+    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    api = api_factory(server)
+    # Close in the middle of a long utterance, and kill the pod the moment the close returns.
+    hearing, _, plaintiff = await _speak_until(server, api, wav, 0.5 + speech.size * 2.5 / RATE)
+    server.kill()
+    await server.restart()
+    base = f"/api/hearings/{hearing['id']}"
+    status = (await api.request("GET", f"{base}/record", plaintiff["token"])).json
+    assert status["record_state"] == "review" and status["version_number"] == 1, status
+    [missing] = status["incomplete_audio"]
+    assert missing["participant"] == plaintiff["id"]
+    txt = (await api.request("GET", f"{base}/transcript?format=txt", plaintiff["token"])).text
+    body = txt.split("（以下无正文）")[0]
+    assert "以下语音可能未转写入笔录：原告张三" in body and "服务器在转写完成前中断" in body, txt
+    finished = [e for e in await api.events(hearing["id"]) if e["kind"] == "record.finished"]
+    assert [e["data"]["why"] for e in finished] == ["interrupted"]
+    r = await api.request("POST", f"{base}/record/confirm", plaintiff["token"],
+                          json={"decision": "object", "objection": "闭庭前最后一段陈述未记录", "version": status["version"]})
+    assert r.status == 201, r.text
