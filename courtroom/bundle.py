@@ -135,7 +135,10 @@ async def export(court: Any, hearing_id: str, out: Path) -> dict[str, Any]:
     exhibits = await court.db.run(EvidenceStore(court.db.conn, ledger).list, hearing_id)
     events_now = events_jsonl(await court.events(hearing_id))
     texts, skipped = await _record_texts(court, hearing_id)
-    plan = _Plan(court.config.data_dir, hearing, entries, between, exhibits, events_now, texts, skipped)
+    from .signatures import bundle_files
+
+    plan = _Plan(court.config.data_dir, hearing, entries, between, exhibits, events_now, texts, skipped,
+                 await bundle_files(court, hearing_id))
     return await asyncio.to_thread(_write_bundle, plan, out)
 
 
@@ -149,6 +152,7 @@ class _Plan:
     events_now: bytes
     record_texts: list[tuple[str, bytes]]  # transcript/<name>, the hearing record's renderings
     skipped: list[str]
+    signatures: list[tuple[str, bytes]] = field(default_factory=list)
 
 
 def _write_bundle(plan: _Plan, out: Path) -> dict[str, Any]:
@@ -211,6 +215,9 @@ def _fill(plan: _Plan, work: Path, out: Path, zipped: bool) -> dict[str, Any]:
     else:
         files.add("events.jsonl", SUPPLEMENT, data=plan.events_now)
         skipped.append("the event log was never sealed: events.jsonl is the log as it is now, not deposited")
+
+    for name, data in plan.signatures:  # the record's versions and signed statements (signatures.py)
+        files.add(name, SUPPLEMENT, data=data)
 
     for name, data in plan.record_texts:
         deposited = files.match(hashlib.sha256(data).hexdigest(), "transcript") is not None
@@ -465,6 +472,13 @@ def _verify(source: _Source, report: BundleReport) -> None:
             problems.append(f"ledger entry {report.root_seq} is not the deposited root the bundle names")
     else:
         report.notes.append("the root is not deposited in the ledger (the hearing was not sealed after its last deposit)")
+
+    # 4. The signed statements on the record (signatures.py), offline, with the bundled key.
+    from .signatures import verify_bundle_signatures
+
+    signed_problems, signed_notes = verify_bundle_signatures(source.read, names, report.hearing_id)
+    problems.extend(signed_problems)
+    report.notes.extend(signed_notes)
 
     # 3. Every deposited file matches its ledger entry.
     by_seq = {e.seq: e for e in leaves}

@@ -115,3 +115,102 @@ def decode_image(value: object) -> bytes:
     if not png.startswith(PNG_MAGIC):
         raise ValueError("signature_image is not a PNG")
     return png
+
+
+# -- in a hearing's bundle ---------------------------------------------------------------------
+
+BUNDLE_FORMAT = "courtroom-record-signatures/1"
+BUNDLE_DIR = "signatures"
+PUBLIC_KEY_FILE = f"{BUNDLE_DIR}/public-key.json"
+STATEMENTS_FILE = f"{BUNDLE_DIR}/statements.json"
+
+
+async def bundle_files(court: Any, hearing_id: str) -> list[tuple[str, bytes]]:
+    """The record's versions, its signed statements, the handwritten signatures and the pod's
+    public key, as (bundle path, bytes): what `verify_bundle_signatures` checks offline."""
+    from . import record_versions as rv
+
+    def read() -> tuple[list[Any], list[Any], dict[str, bytes]]:
+        conn = court.db.conn
+        statements = rv.statements(conn, hearing_id)
+        images = {}
+        for s in statements:
+            if s.image_sha256:
+                png = rv.get_image(conn, s.image_sha256)
+                if png is not None:
+                    images[s.image_sha256] = png
+        return rv.versions(conn, hearing_id), statements, images
+
+    versions, statements, images = await court.db.run(read)
+    if not versions and not statements:
+        return []
+    signer = PodSigner.open(court.config.data_dir)
+    files: list[tuple[str, bytes]] = [(PUBLIC_KEY_FILE, _json_bytes(signer.info()))]
+    doc: dict[str, Any] = {"format": BUNDLE_FORMAT, "hearing_id": hearing_id, "versions": [], "statements": []}
+    for v in versions:
+        path = f"{BUNDLE_DIR}/versions/record-v{v.number}.txt"
+        files.append((path, v.text.encode("utf-8")))
+        doc["versions"].append({"number": v.number, "sha256": v.sha256, "path": path, "reason": v.reason})
+    for s in statements:
+        item: dict[str, Any] = {"id": s.id, "kind": s.kind, "version": s.version, "statement": s.statement,
+                                "signature": s.signature}
+        if s.image_sha256 in images:
+            item["image"] = f"{BUNDLE_DIR}/images/{s.image_sha256}.png"
+        doc["statements"].append(item)
+    for sha, png in images.items():
+        files.append((f"{BUNDLE_DIR}/images/{sha}.png", png))
+    files.append((STATEMENTS_FILE, _json_bytes(doc)))
+    return files
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def verify_bundle_signatures(read: Any, names: set[str], hearing_id: str | None) -> tuple[list[str], list[str]]:
+    """Check the signed statements of a bundle offline: each signature against the bundled
+    public key, each version's text against the SHA-256 its statements name, each handwritten
+    signature against its hash. `read(name) -> bytes`. Returns (problems, notes)."""
+    if STATEMENTS_FILE not in names:
+        return [], ["the bundle holds no signed statements on the record"]
+    problems: list[str] = []
+    try:
+        public = load_public_key(json.loads(read(PUBLIC_KEY_FILE)))
+    except (KeyError, ValueError, OSError, binascii.Error) as e:
+        return [f"{PUBLIC_KEY_FILE}: not a usable public key ({e})"], []
+    key_id = public_key_info(public)["key_id"]
+    doc = json.loads(read(STATEMENTS_FILE))
+    versions: dict[int, str] = {}
+    for v in doc.get("versions", []):
+        number, path = int(v["number"]), str(v["path"])
+        if path not in names:
+            problems.append(f"record version {number}: {path} is missing")
+            continue
+        actual = hashlib.sha256(read(path)).hexdigest()
+        if actual != v.get("sha256"):
+            problems.append(f"record version {number} ({path}): altered — its text does not match the SHA-256 "
+                            f"{v.get('sha256')} that its signatures name")
+        versions[number] = str(v.get("sha256"))
+    checked = 0
+    for item in doc.get("statements", []):
+        label = f"statement {item.get('id')} ({item.get('kind')} on version {item.get('version')})"
+        statement, signature = str(item.get("statement", "")), str(item.get("signature", ""))
+        if not verify_statement(public, statement, signature):
+            problems.append(f"{label}: the signature does not verify (the statement or its signature was altered)")
+            continue
+        data = json.loads(statement)
+        label = f"statement {item.get('id')} ({data.get('decision')} by {data.get('title_zh', '')} {data.get('name', '')}, version {data.get('version')})"
+        if data.get("key_id") != key_id:
+            problems.append(f"{label}: signed with another key ({data.get('key_id')})")
+        if hearing_id is not None and data.get("hearing_id") != hearing_id:
+            problems.append(f"{label}: made in another hearing ({data.get('hearing_id')})")
+        if versions.get(int(data.get("version", 0))) != data.get("version_sha256"):
+            problems.append(f"{label}: names version sha256 {data.get('version_sha256')}, which is not the bundled version")
+        image = item.get("image")
+        if data.get("image_sha256"):
+            if not isinstance(image, str) or image not in names:
+                problems.append(f"{label}: its handwritten signature image is missing")
+            elif hashlib.sha256(read(image)).hexdigest() != data["image_sha256"]:
+                problems.append(f"{label}: its handwritten signature image ({image}) was altered")
+        checked += 1
+    return problems, [f"{checked} signed statement(s) on the record verified with key {key_id}"]

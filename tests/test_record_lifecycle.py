@@ -4,11 +4,13 @@ to an instant confirmation at close, and a SIGKILL during finishing is written i
 from __future__ import annotations
 
 import asyncio
+import stat
 import time
 from typing import Any
 
 import pytest
 
+from courtroom.signatures import load_public_key, verify_statement
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from tests.asr_audio import KOREAN_SENTENCES, RATE, Corpus, silence, speech_bounds, write_wav
@@ -90,6 +92,12 @@ async def test_speech_until_close_then_an_instant_confirm_loses_no_final(server_
     assert kinds.index("record.finishing") < kinds.index("record.finished") < kinds.index("record.confirm")
     finished = next(e for e in await api.events(hearing["id"]) if e["kind"] == "record.finished")
     assert finished["data"]["incomplete"] == []
+    # The confirmation is a statement signed by the pod; its key is public.
+    key = await api.request("GET", "/public/signing-key", None)
+    assert key.status == 200 and key.json["algorithm"] == "Ed25519"
+    assert stat.S_IMODE((server.data_dir / "signing.key").stat().st_mode) == 0o600
+    [statement] = [s for s in record["record"]["statements"] if s["kind"] == "confirm"]
+    assert verify_statement(load_public_key(key.json), statement["statement"], statement["signature"])
 
 
 async def test_a_sigkill_during_finishing_is_written_into_the_record(server_factory, api_factory, corpus) -> None:
