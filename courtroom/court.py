@@ -312,6 +312,11 @@ class Court:
                 raise ActionRefused(403, "forbidden", "your token is for another hearing")
             rule = check_action(action, hearing.state, actor.role, hearing.procedure)
             people = await self.participants(hearing_id)
+            if actor.role is Role.JUDGE and actor.participant is not None and not rule.self_only:
+                from .panel import presides
+
+                if not presides(actor.participant, hearing, people):
+                    raise ActionRefused(403, "forbidden", "only the presiding judge runs the procedure")
             by_id = {p.id: p for p in people}
             subject: Participant | None = None
             if rule.self_only:
@@ -392,6 +397,13 @@ class Court:
             if action == "call_witness" and p.state is not ParticipantState.ADMITTED:
                 p.state = next_state(p.state, "admit")  # calling a witness brings it in
             p.witness_state = next_witness_state(p.witness_state, action)
+        elif action == "rule":
+            from .attendance import RULINGS
+
+            ruling = data.get("ruling")
+            if ruling not in RULINGS:
+                raise InvalidInput("invalid_ruling", f"ruling must be one of: {', '.join(RULINGS)}")
+            extra["ruling"] = ruling
         elif action in ("protect", "unprotect"):
             p.protected = action == "protect"
             if p.protected:

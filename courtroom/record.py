@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -222,10 +222,13 @@ def spoken(segments: Iterable[Segment]) -> list[Segment]:
 
 
 def turns(
-    segments: Iterable[Segment], participants: Sequence[Participant] = (), notes: Iterable[Note] = ()
+    segments: Iterable[Segment], participants: Sequence[Participant] = (), notes: Iterable[Note] = (),
+    title_of: Callable[[Participant], str] | None = None,
 ) -> list[Turn | Note]:
-    """The record's lines: a turn per run of one speaker's segments, notes between them."""
+    """The record's lines: a turn per run of one speaker's segments, notes between them.
+    `title_of` names a speaker's seat (a panel's 审判员, 人民陪审员) instead of its role."""
     sides = _sides(participants)
+    people = {p.id: p for p in participants}
     items: list[tuple[float, int, Segment | Note]] = [(s.start, 1, s) for s in spoken(segments)]
     items += [(n.time, 0, n) for n in notes]  # a note at the same moment comes first
     items.sort(key=lambda item: (item[0], item[1]))
@@ -241,6 +244,9 @@ def turns(
             last.segment_ids.append(item.id)
             continue
         label = turn_label(item.role, item.name, sides.get(item.participant_id))
+        seated = people.get(item.participant_id)
+        if title_of is not None and seated is not None and seated.role is item.role:
+            label = f"{title_of(seated)}（{item.name}）"
         out.append(Turn(item.participant_id, label, item.start, item.end, _one_line(item.text), [item.id]))
     return out
 
@@ -294,7 +300,10 @@ def to_srt(hearing: Hearing, participants: Sequence[Participant], segments: Iter
 # --- the text record -----------------------------------------------------------------------
 
 
-def _header(hearing: Hearing, participants: Sequence[Participant], tz: tzinfo) -> list[str]:
+def _header(
+    hearing: Hearing, participants: Sequence[Participant], tz: tzinfo,
+    events: Sequence[Event] | None = None, title_of: Callable[[Participant], str] | None = None,
+) -> list[str]:
     lines = []
     if hearing.court:
         lines.append(hearing.court)
@@ -319,6 +328,11 @@ def _header(hearing: Hearing, participants: Sequence[Participant], tz: tzinfo) -
             lines.append(f"时间：{opened:%H:%M:%S} 至 {until}（{zone}）")
         lines.append(f"笔录中方括号内为庭审时间，自 {opened:%H:%M:%S} 起计。")
     lines.append("")
+    if events is not None:  # attendance from the events: who was admitted and when, who is absent
+        from .attendance import present_lines
+
+        lines += present_lines(participants, events, tz, _ROLE_ORDER, title_of or (lambda p: role_title(p.role, p.side)))
+        return lines
     lines.append("到庭人员：")
     groups: dict[str, list[str]] = {}
     for p in sorted(participants, key=lambda p: (_ROLE_ORDER.index(p.role), p.side or "", p.created_at, p.id)):
@@ -335,13 +349,15 @@ def to_txt(
     notes: Iterable[Note] = (),
     confirmations: Sequence[Confirmation] | None = None,
     tz: tzinfo = RECORD_TZ,
+    events: Sequence[Event] | None = None,
+    title_of: Callable[[Participant], str] | None = None,
 ) -> str:
     """The Chinese hearing record. With `confirmations` (a list, even empty) the confirmation
     page follows the end-of-text line: the decisions, objections, and who is still to confirm."""
-    lines = _header(hearing, participants, tz)
+    lines = _header(hearing, participants, tz, events, title_of)
     lines.append("")
     lines.append("庭审记录：")
-    for item in turns(segments, participants, notes):
+    for item in turns(segments, participants, notes, title_of):
         if isinstance(item, Note):
             lines.append(f"[{hearing_clock(item.time)}] {_one_line(item.text)}")
         else:

@@ -32,9 +32,11 @@ from datetime import tzinfo
 from typing import Any
 
 from . import record
+from .attendance import attendance_notes
 from .court import Actor, Court, InvalidInput, clean_text
 from .events import Event
 from .hearing import Hearing
+from .panel import panel_title
 from .participants import Participant, ParticipantState, receives_hearing
 from .procedure import ActionRefused, HearingState
 from .record import Note, needs_confirmation, sha256_text
@@ -471,11 +473,18 @@ class TranscriptService:
             notes.extend(result)  # type: ignore[arg-type]
         return notes
 
+    def _title_of(self, snap: _Snapshot) -> Callable[[Participant], str]:
+        """A participant's title in the record: a judge's seat on the panel, else its role."""
+        return lambda p: panel_title(p, snap.hearing, snap.participants)
+
     def _notes(self, snap: _Snapshot, extra: list[Note]) -> list[Note]:
-        return record.notes_from_events(snap.hearing, snap.participants, snap.events) + extra
+        drop = float(getattr(self.court.config, "drop_note_seconds", 60.0))
+        return (record.notes_from_events(snap.hearing, snap.participants, snap.events)
+                + attendance_notes(snap.hearing, snap.participants, snap.events, drop, self._title_of(snap)) + extra)
 
     def _canonical(self, snap: _Snapshot, extra: list[Note]) -> str:
-        return record.to_txt(snap.hearing, snap.participants, snap.segments, self._notes(snap, extra), tz=self.tz)
+        return record.to_txt(snap.hearing, snap.participants, snap.segments, self._notes(snap, extra), tz=self.tz,
+                             events=snap.events, title_of=self._title_of(snap))
 
     def _status(self, snap: _Snapshot, extra: list[Note], lifecycle: dict[str, Any]) -> dict[str, Any]:
         sha = lifecycle["version"] or sha256_text(self._canonical(snap, extra))
@@ -522,10 +531,11 @@ class TranscriptService:
         notes = self._notes(snap, extra)
         lifecycle = await self.review.status(hearing_id)
         if fmt == "txt":
+            now = self._canonical(snap, extra)
             if h.state is not HearingState.CLOSED:
-                return record.to_txt(h, people, segs, notes, tz=self.tz)
+                return now
             latest = await self.review.latest(hearing_id)
-            body = latest.text if latest is not None else record.to_txt(h, people, segs, notes, tz=self.tz)
+            body = latest.text if latest is not None else now
             return body + signature_page(lifecycle, self.tz)
         return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra, lifecycle)})
 

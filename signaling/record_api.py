@@ -15,6 +15,7 @@ from courtroom.record_review import StaleVersion
 from courtroom.signatures import PodSigner
 
 from .access import caller, require_hearing
+from .attendance_watch import AttendanceWatch
 from .errors import ApiError, read_json
 from .pod import HUB, POD, pod_of
 from .transcript_api import TRANSCRIPT, _reader, service_of, stale_response
@@ -24,7 +25,7 @@ def add_routes(app: web.Application) -> None:
     base = "/api/hearings/{hearing_id}/record"
     app.router.add_post(base + "/sign", sign_record)
     app.router.add_post(base + "/answer", answer_objection)
-    app.router.add_get(base + "/versions/{number}", get_version)
+    app.router.add_get(base + "/versions/{number:[^/]+}", get_version)
     app.router.add_get(base + "/images/{sha256}", get_image)
     app.router.add_get("/public/signing-key", signing_key)
     app.on_startup.append(_wire)
@@ -49,6 +50,7 @@ async def _wire(app: web.Application) -> None:
             session.send(message)
 
     pod.court.add_listener(on_change)
+    pod.services["attendance"] = AttendanceWatch(pod.court)
     review.on_change.append(pushed)
     PodSigner.open(pod.config.data_dir)  # created at first start, beside admin.key and secret.key
     await review.recover()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, evidence_api, public_api, record_api, transcript_api, web_routes, ws
+from . import api, evidence_api, panel_api, public_api, record_api, transcript_api, web_routes, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -22,4 +22,5 @@ def setup_routes(app: web.Application) -> None:
     evidence_api.add_routes(app)
     public_api.add_routes(app)
     record_api.add_routes(app)
+    panel_api.add_routes(app)
     web_routes.add_routes(app)

@@ -55,6 +55,7 @@ EXPECTED_RULES: dict[str, tuple[set[HearingState], set[Role], bool, bool]] = {
     "excuse_witness": ({S.IN_SESSION, S.RECESS}, PRESIDING, True, False),
     "protect": (NOT_CLOSED_STATES, PRESIDING, True, False),
     "unprotect": (NOT_CLOSED_STATES, PRESIDING, True, False),
+    "rule": (LIVE_STATES, PRESIDING, True, False),  # a ruling on attendance (视为缺席, 按撤诉处理, 准许)
     "broadcast_on": (LIVE_STATES, PRESIDING, False, False),
     "broadcast_off": (LIVE_STATES, PRESIDING, False, False),
     "self_mute": (LIVE_STATES, EVERYONE, False, True),
