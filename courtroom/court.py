@@ -160,6 +160,7 @@ class Court:
         data["hearing_time"] = round(self.hearing_time(hearing), 3)
         data["participants"] = [p.public_dict() for p in people]
         data["broadcast_delay"] = self.config.broadcast_delay
+        data["time_zone"] = self.config.time_zone  # the court's one clock, for every page
         return data
 
     # creating

@@ -17,7 +17,8 @@ from .pod import HUB, ROOMS, pod_of
 
 async def healthz(request: web.Request) -> web.Response:
     pod = pod_of(request)
-    return web.json_response({"status": "ok", "time": time.time(), "asr_engine": pod.config.asr_engine})
+    return web.json_response({"status": "ok", "time": time.time(), "asr_engine": pod.config.asr_engine,
+                              "time_zone": pod.config.time_zone})
 
 
 async def metrics(request: web.Request) -> web.Response:

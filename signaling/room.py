@@ -17,12 +17,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from courtroom.config import court_tz
 from courtroom.hearing import Hearing
 from courtroom.participants import Participant, publishes, receives_hearing
 from courtroom.procedure import HearingState
@@ -116,8 +118,10 @@ class MediaRoom:
         preset: str,
         hearing_time: Callable[[], float],
         speech: SpeechSink | None = None,
+        tz: tzinfo | None = None,
     ) -> None:
         self.hearing = hearing
+        self.tz = tz or court_tz("Asia/Shanghai")
         self.people: dict[str, Participant] = {p.id: p for p in people}
         self.width, self.height, self.fps = width, height, fps
         self.hearing_time = hearing_time
@@ -366,7 +370,7 @@ class MediaRoom:
             case_number=self.hearing.case_number,
             title=self.hearing.title,
             hearing_time=hearing_time,
-            date_text=time.strftime("%Y-%m-%d"),
+            date_text=datetime.now(self.tz).strftime("%Y-%m-%d"),  # the court's one clock
             exhibit=self.exhibit,
             show_exhibit_area=self.show_exhibit_area,
             protected=protected,

@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from courtroom.cli import build_parser, config_from
 from loadtest.participant import Participant
 from tests.conftest import assert_error
 from tests.media_helpers import eventually
 
 
 async def test_attendance_is_written_from_the_events(server_factory, api_factory) -> None:
-    server = await server_factory("--drop-note-seconds", "1")
+    server = await server_factory("--drop-note-seconds", "1", "--time-zone", "Asia/Tokyo")
     api = api_factory(server)
+    health = (await api.request("GET", "/healthz", None)).json
+    assert health["time_zone"] == "Asia/Tokyo"  # the court's one clock, for every page
     hearing, (judge_p, juror_p, plaintiff_p, agent_p, defendant_p) = await api.hearing_with(
         ("judge", "王法官"), ("judge", "孙陪审"), ("plaintiff", "张三"), ("agent", "钱律师", "plaintiff"),
         ("defendant", "李四"))
@@ -70,5 +77,18 @@ async def test_attendance_is_written_from_the_events(server_factory, api_factory
     assert any("（原告张三未经准许离庭）" in n for n in notes), notes
     assert any("（审判长决定：原告张三按撤诉处理）" in n for n in notes), notes
     assert any("（审判长决定：被告李四视为缺席）" in n for n in notes), notes
-    kinds = [e["kind"] for e in await api.events(hid)]
+    # Every time in the export is on the court's clock (here Asia/Tokyo, UTC+09:00).
+    events = await api.events(hid)
+    judge_in = next(e for e in events if e["kind"] == "participant.join" and e["subject"] == judge_p["id"])
+    tokyo = datetime.fromtimestamp(judge_in["wall_time"], ZoneInfo("Asia/Tokyo"))
+    assert present[0] == f"审判长：王法官（{tokyo:%H:%M:%S} 到庭）"
+    assert any(line.startswith("时间：") and line.endswith("（UTC+09:00）") for line in lines), lines[:12]
+    kinds = [e["kind"] for e in events]
     assert "participant.rule" in kinds and "attendance.late" in kinds and "attendance.drop" in kinds
+
+
+def test_the_court_time_zone_is_checked_at_start() -> None:
+    assert config_from(build_parser().parse_args(["serve", "--time-zone", "Europe/Berlin"])).time_zone == "Europe/Berlin"
+    assert config_from(build_parser().parse_args(["serve"])).time_zone == "Asia/Shanghai"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        config_from(build_parser().parse_args(["serve", "--time-zone", "Mars/Olympus"]))

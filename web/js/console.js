@@ -3,7 +3,7 @@
 // the events and, after closing, the confirmation of the record. Keyboard shortcuts for the
 // frequent actions are listed on the page.
 
-import { $, $$, el, clear, clock, showScreen, toast, confirmDialog, typingIn, wallTime } from './util.js';
+import { $, $$, el, clear, clock, showScreen, toast, confirmDialog, typingIn, wallTime, setCourtZone } from './util.js';
 import { api, blobUrl, hearingIdFromPath } from './api.js';
 import { t, tMaybe, roleName, initI18n, onLanguage } from './i18n.js';
 import { HearingSession, checkToken } from './session.js';
@@ -244,6 +244,7 @@ function onState(message) {
   const before = page.hearing ? page.hearing.state : null;
   page.state = message;
   page.hearing = message.hearing;
+  setCourtZone(message.hearing && message.hearing.time_zone);
   page.me = message.you;
   page.header.update(message.hearing);
   if (document.body.dataset.screen !== 'screen-console' && page.session.status === 'connected') showScreen('screen-console');

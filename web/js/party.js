@@ -1,6 +1,6 @@
 // The party's page (/join/{hearing_id}#token=...): device check, waiting room, the hearing.
 
-import { $, $$, el, clear, showScreen, confirmDialog } from './util.js';
+import { $, $$, el, clear, showScreen, confirmDialog, setCourtZone } from './util.js';
 import { api, hearingIdFromPath } from './api.js';
 import { t, tMaybe, roleName, initI18n, onLanguage } from './i18n.js';
 import { HearingSession, checkToken } from './session.js';
@@ -243,6 +243,7 @@ function onServerError(message) {
 function onState(message) {
   page.state = message;
   page.hearing = message.hearing;
+  setCourtZone(message.hearing && message.hearing.time_zone);
   page.me = message.you;
   page.header.update(message.hearing);
   if (COURT_ROLES.has(message.you.role)) { page.session.stop(); goConsole(); return; }

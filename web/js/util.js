@@ -37,12 +37,30 @@ export function clock(seconds) {
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
+// One court time zone for every page (the server's `time_zone`, default Asia/Shanghai): what
+// the picture's clock and the record say, whatever the browser's own zone.
+let courtZone = 'Asia/Shanghai';
+export function setCourtZone(zone) {
+  if (typeof zone === 'string' && zone) courtZone = zone;
+}
+export function getCourtZone() { return courtZone; }
+if (typeof fetch === 'function') {
+  fetch('/healthz', { cache: 'no-store' }).then((r) => r.json()).then((d) => setCourtZone(d && d.time_zone)).catch(() => {});
+}
+
 export function wallTime(unixSeconds, withDate = false) {
   if (!unixSeconds) return '';
-  const d = new Date(unixSeconds * 1000);
-  const pad = (n) => String(n).padStart(2, '0');
-  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return withDate ? `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}` : time;
+  const o = {};
+  try {
+    const format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: courtZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+    });
+    for (const part of format.formatToParts(new Date(unixSeconds * 1000))) o[part.type] = part.value;
+  } catch {
+    return new Date(unixSeconds * 1000).toISOString().slice(withDate ? 0 : 11, 16).replace('T', ' ');
+  }
+  const time = `${o.hour}:${o.minute}`;
+  return withDate ? `${o.year}-${o.month}-${o.day} ${time}` : time;
 }
 
 export function bytes(n) {
