@@ -34,6 +34,7 @@ from typing import Any
 from . import record
 from .attendance import attendance_notes
 from .court import Actor, Court, InvalidInput, clean_text
+from .discipline import discipline_notes
 from .events import Event
 from .hearing import Hearing
 from .panel import panel_title
@@ -480,7 +481,8 @@ class TranscriptService:
     def _notes(self, snap: _Snapshot, extra: list[Note]) -> list[Note]:
         drop = float(getattr(self.court.config, "drop_note_seconds", 60.0))
         return (record.notes_from_events(snap.hearing, snap.participants, snap.events)
-                + attendance_notes(snap.hearing, snap.participants, snap.events, drop, self._title_of(snap)) + extra)
+                + attendance_notes(snap.hearing, snap.participants, snap.events, drop, self._title_of(snap))
+                + discipline_notes(snap.participants, snap.events, self._title_of(snap)) + extra)
 
     def _canonical(self, snap: _Snapshot, extra: list[Note]) -> str:
         return record.to_txt(snap.hearing, snap.participants, snap.segments, self._notes(snap, extra), tz=self.tz,

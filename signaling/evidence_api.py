@@ -238,7 +238,7 @@ class Presenting:
 
     def to_dict(self) -> dict[str, Any]:
         return {"exhibit": self.exhibit.id, "label": self.exhibit.label, "page": self.page,
-                "pages": self.exhibit.pages, "by": self.by, "since": self.since}
+                "pages": self.exhibit.pages, "by": self.by, "since": self.since, "side": self.exhibit.side}
 
 
 class EvidenceService:

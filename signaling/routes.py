@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, evidence_api, panel_api, public_api, record_api, transcript_api, web_routes, ws
+from . import api, evidence_api, public_api, transcript_api, web_routes, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -21,6 +21,10 @@ def setup_routes(app: web.Application) -> None:
     transcript_api.add_routes(app)
     evidence_api.add_routes(app)
     public_api.add_routes(app)
+    # The record's lifecycle, the bench, the discipline (issue 14).
+    from . import discipline_api, panel_api, record_api
+
     record_api.add_routes(app)
     panel_api.add_routes(app)
+    discipline_api.add_routes(app)
     web_routes.add_routes(app)

@@ -10,6 +10,8 @@ import { EvidencePanel } from './evidence.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
+import { DisciplineGate } from './discipline.js';
+import { ViewsForm } from './views.js';
 
 const UPLOADERS = new Set(['plaintiff', 'defendant', 'agent', 'judge', 'clerk', 'mediator']);
 
@@ -140,6 +142,7 @@ function showCheck() {
   $('#retry-devices').onclick = () => page.devices.start();
   $('#device-controls').hidden = !publishes();
   $('#enter-button').onclick = enter;
+  page.discipline = new DisciplineGate($('#discipline'), { hearingId: page.hearingId, token: page.token, button: $('#enter-button') });
   if (publishes()) page.devices.start();
 }
 
@@ -158,6 +161,7 @@ async function swapTracks(stream) {
 
 async function enter() {
   $('#enter-button').disabled = true;
+  if (page.discipline && !(await page.discipline.acknowledge())) return; // the discipline comes first
   if (page.devices) await page.devices.pending; // the camera may still be opening
   const session = new HearingSession({
     hearingId: page.hearingId,
@@ -174,6 +178,7 @@ async function enter() {
   session.addEventListener('transcript_history', (e) => page.transcript && page.transcript.load(segmentsOf(e.detail)));
   session.addEventListener('evidence', (e) => page.evidence && page.evidence.update(e.detail));
   session.addEventListener('exhibit', (e) => page.evidence && page.evidence.showing(e.detail.presenting));
+  session.addEventListener('exhibit', (e) => page.views && page.views.showing(e.detail.presenting));
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupHearingUi();
@@ -194,6 +199,9 @@ function setupHearingUi() {
     hearingId: page.hearingId,
     token: page.token,
     canUpload: UPLOADERS.has(page.me ? page.me.role : ''),
+  });
+  page.views = new ViewsForm($('#views-form'), {
+    hearingId: page.hearingId, token: page.token, side: page.me ? page.me.side : null, exhibits: () => page.evidence.exhibits,
   });
   for (const tab of $$('.tab')) tab.addEventListener('click', () => selectTab(tab.dataset.tab));
   $('#mic-button').onclick = toggleMic;
