@@ -166,7 +166,8 @@ async def enter_check(page: Page, timeout: float = 15.0) -> None:
         timeout=timeout * 1000,
         polling=100,
     )
-    await page.wait_for_selector("#discipline[data-ready]", state="attached", timeout=timeout * 1000)
+    if await page.locator("#discipline").count():  # a party's page: the court discipline is acknowledged first
+        await page.wait_for_selector("#discipline[data-ready]", state="attached", timeout=timeout * 1000)
     for box in await page.locator("#discipline input[type=checkbox]").all():  # the court discipline first
         await box.check()
     await page.locator("#enter-button").click()
