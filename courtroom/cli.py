@@ -21,6 +21,10 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
                         help=f"the pod's data folder: store, recordings, evidence, keys (default {DEFAULT_DATA})")
     parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (see README)")
+    parser.add_argument("--database", default=os.environ.get("COURTROOM_DATABASE"), metavar="URL",
+                        help="a multi-pod court's PostgreSQL (postgresql://...; default: the embedded SQLite)")
+    parser.add_argument("--object-store", default=os.environ.get("COURTROOM_OBJECT_STORE"), metavar="URL",
+                        help="a multi-pod court's bucket (s3://bucket?endpoint=...; default: local files)")
 
 
 def _port(text: str) -> int:
@@ -84,7 +88,8 @@ def config_from(args: argparse.Namespace) -> Config:
     simple = {
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
-        "broadcast_delay": "broadcast_delay",
+        "broadcast_delay": "broadcast_delay", "database": "database_url",
+        "object_store": "object_store_url",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)

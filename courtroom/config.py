@@ -59,6 +59,9 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
+    database_url: str = ""
+    object_store_url: str = ""
 
     @property
     def picture_bitrate(self) -> int:

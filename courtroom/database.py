@@ -191,3 +191,13 @@ class Database:
     def close(self) -> None:
         self._executor.submit(self.conn.close).result()
         self._executor.shutdown(wait=True)
+
+
+def open_database(data_dir: Path, url: str = "") -> Database:
+    """The pod's database: the court's PostgreSQL when a URL is configured (a multi-pod
+    court), otherwise the embedded SQLite file in the data folder."""
+    if url:
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(url)  # type: ignore[return-value]  # same interface
+    return Database(data_dir / "courtroom.sqlite3")

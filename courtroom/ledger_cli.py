@@ -74,13 +74,15 @@ def _print(data: Any) -> None:
 
 
 def _database(args: argparse.Namespace) -> Any:
-    from .database import Database
+    from .database import open_database
 
+    if getattr(args, "database", None):
+        return open_database(Path(args.data), args.database)
     path = Path(args.data) / "courtroom.sqlite3"
     if not path.is_file():
         print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
         return None
-    return Database(path)
+    return open_database(Path(args.data))
 
 
 
@@ -140,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
     from .cli import config_from
     from .store import NotFound
 
-    if not (Path(args.data) / "courtroom.sqlite3").is_file():
+    if not getattr(args, "database", None) and not (Path(args.data) / "courtroom.sqlite3").is_file():
         print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(f"bundle-{args.hearing_id}")

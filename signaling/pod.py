@@ -10,7 +10,7 @@ from aiohttp import web
 from courtroom.auth import TokenSigner, admin_key, read_or_create_secret
 from courtroom.config import Config
 from courtroom.court import Court
-from courtroom.database import Database
+from courtroom.database import Database, open_database
 
 from .hub import Hub
 from .metrics import Metrics
@@ -29,7 +29,7 @@ class Pod:
     @classmethod
     def open(cls, config: Config) -> Pod:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(config.data_dir / "courtroom.sqlite3")
+        db = open_database(config.data_dir, config.database_url)
         signer = TokenSigner(read_or_create_secret(config.data_dir / "secret.key"), config.token_ttl_seconds)
         return cls(config, db, Court(config, db, signer), admin_key(config.data_dir))
 

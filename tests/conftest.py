@@ -137,6 +137,7 @@ class CourtroomServer:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or self.data_dir.parent / f"server-{self.port}.log"
         self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         with open(log_path, "ab") as log:
             log.write(f"\n--- start {self.starts}: {' '.join(self.command())}\n".encode())
@@ -456,3 +457,21 @@ async def court(tmp_path: Path) -> AsyncIterator[Any]:
         yield c
     finally:
         c.db.close()
+
+
+# --- The court's services, started once per test session (tests/services.py) -------------------
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    from services import postgres_cluster
+
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[Any]:
+    from services import seaweedfs
+
+    with seaweedfs() as store:
+        yield store
