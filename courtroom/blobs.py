@@ -16,7 +16,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,10 +57,10 @@ class BlobStore(Protocol):
 
 def clean_key(key: str) -> str:
     """A relative key without `..`, empty parts or a leading slash."""
-    parts = PurePosixPath(key).parts
-    if not parts or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    parts = key.split("/") if isinstance(key, str) else []
+    if not key or any(p in ("", ".", "..") or "\x00" in p for p in parts):
         raise ValueError(f"not a blob key: {key!r}")
-    return "/".join(parts)
+    return key
 
 
 def _digest_file(path: Path) -> tuple[str, int, str]:

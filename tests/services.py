@@ -113,7 +113,7 @@ def seaweedfs() -> Iterator[Seaweed]:
         weed_binary(), "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
         f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
-        "-volume.max=8", "-master.volumeSizeLimitMB=64",
+        "-volume.max=100", "-master.volumeSizeLimitMB=32",
         "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
         "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}", "-s3.port.iceberg=0", "-s3.port.lance=0", "-metricsPort=0",
     ]
