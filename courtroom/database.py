@@ -133,6 +133,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_sha ON ledger(sha256);
     CREATE INDEX ledger_hearing ON ledger(hearing_id, seq);
     """,
+    # 4: which pod of a multi-pod court holds each live hearing (courtroom/leases.py)
+    """
+    CREATE TABLE leases (
+        hearing_id TEXT PRIMARY KEY,
+        pod TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 ]
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from courtroom.auth import AuthError
 from courtroom.court import InvalidInput
+from courtroom.leases import HeldElsewhere
 from courtroom.procedure import ActionRefused
 from courtroom.store import NotFound
 
@@ -40,6 +41,8 @@ def classify(exc: BaseException) -> tuple[int, str, str] | None:
         return 401, exc.code, exc.message
     if isinstance(exc, NotFound):
         return 404, "not_found", str(exc)
+    if isinstance(exc, HeldElsewhere):
+        return 409, "held_elsewhere", f"{exc}; try again shortly"
     return None
 
 

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from conftest import free_port
 
-from courtroom.blobs import BlobCorrupt, BlobError, BlobMissing, LocalBlobStore, S3BlobStore, open_blob_store
+from courtroom.blobs import (
+    BlobCorrupt,
+    BlobError,
+    BlobMissing,
+    LocalBlobStore,
+    S3BlobStore,
+    open_blob_store,
+)
 
 _buckets = itertools.count(1)
 

@@ -24,6 +24,7 @@ from courtroom.court import Court
 from courtroom.database import open_database
 from courtroom.events import Event
 from courtroom.hearing import Hearing
+from courtroom.leases import HeldElsewhere, Lease, Leases
 from courtroom.ledger import Ledger, file_digest
 from courtroom.participants import Participant, ParticipantState, WitnessState
 from courtroom.postgres import DatabaseUnavailable, PostgresDatabase, postgres_ddl, redact
@@ -228,3 +229,54 @@ async def test_two_pods_on_one_court_database(postgres: Any, server_factory: Any
                          "--database", url], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     assert json.loads(check.stdout)["ok"] is True
+
+
+def test_leases_follow_the_pod_that_holds_a_hearing(backend: Any) -> None:
+    clock = [1000.0]
+    one = Leases(backend.conn, "pod-1", ttl=10, now=lambda: clock[0])
+    two = Leases(backend.conn, "pod-2", ttl=10, now=lambda: clock[0])
+    assert one.claim("h1") == Lease("h1", "pod-1", 1010.0)
+    with pytest.raises(HeldElsewhere) as held:
+        two.claim("h1")
+    assert held.value.lease.pod == "pod-1"
+    clock[0] = 1005.0
+    assert one.claim("h1").expires == 1015.0  # renewed
+    two.release("h1")  # not its lease: nothing happens
+    assert one.holder("h1") is not None
+    clock[0] = 1016.0  # pod-1 stopped renewing: its lease expired
+    assert two.claim("h1").pod == "pod-2"
+    with pytest.raises(HeldElsewhere):
+        one.claim("h1")
+    two.release("h1")
+    assert two.holder("h1") is None and one.claim("h1").pod == "pod-1"
+    assert [lease.hearing_id for lease in one.held()] == ["h1"]
+
+
+def test_two_pods_claiming_at_once_exactly_one_wins(postgres: Any) -> None:
+    url = postgres.database_url(f"lease{next(_names)}")
+    pods = [PostgresDatabase(url) for _ in range(3)]
+    wins: dict[str, list[str]] = {f"h{n}": [] for n in range(30)}
+    barrier = threading.Barrier(len(pods))
+
+    def race(db: PostgresDatabase, name: str) -> None:
+        leases = Leases(db.conn, name)
+        barrier.wait()
+        for hearing in wins:
+            try:
+                db.call(leases.claim, hearing)
+                wins[hearing].append(name)
+            except HeldElsewhere:
+                pass
+
+    threads = [threading.Thread(target=race, args=(db, f"pod-{i}")) for i, db in enumerate(pods)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert all(len(winners) == 1 for winners in wins.values()), wins
+        for hearing, winners in wins.items():
+            assert pods[0].call(Leases(pods[0].conn, "x").holder, hearing).pod == winners[0]
+    finally:
+        for db in pods:
+            db.close()
