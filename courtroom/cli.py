@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--asr-model", default=None, metavar="PATH", help="model folder (default: the packaged one)")
     serve.add_argument("--asr-language", default=None, help="whisper only: language code, e.g. zh or en")
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
+    serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
     serve.add_argument("--log-level", default="INFO")
 
@@ -89,7 +90,7 @@ def config_from(args: argparse.Namespace) -> Config:
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
         "broadcast_delay": "broadcast_delay", "database": "database_url",
-        "object_store": "object_store_url",
+        "object_store": "object_store_url", "pod_id": "pod_id",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)

@@ -127,13 +127,34 @@ def _check(args: argparse.Namespace) -> int:
     try:
         from .ledger import Ledger
 
-        result = db.call(Ledger(db.conn, Path(args.data)).check)
+        ledger = Ledger(db.conn, Path(args.data))
+        result = db.call(ledger.check)
+        entries = db.call(ledger.entries) if getattr(args, "object_store", None) else []
     finally:
         db.close()
-    _print(result.to_dict())
+    report = result.to_dict()
+    bucket_problems = _check_bucket(args, entries)
+    if getattr(args, "object_store", None):
+        report["bucket"] = {"url": args.object_store.split("&secret_key")[0], "problems": bucket_problems}
+    _print(report)
     if not result.ok:
         print(f"ledger check: BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-    return 0 if result.ok else 1
+    for problem in bucket_problems:
+        print(f"ledger check: {problem}", file=sys.stderr)
+    return 0 if result.ok and not bucket_problems else 1
+
+
+def _check_bucket(args: argparse.Namespace, entries: list[Any]) -> list[str]:
+    """A multi-pod court keeps every deposited file in its bucket: each must be there, unchanged."""
+    if not getattr(args, "object_store", None):
+        return []
+    from .archiving import check_bucket
+    from .blobs import BlobError, open_blob_store
+
+    try:
+        return check_bucket(open_blob_store(args.object_store, Path(args.data)), entries)
+    except BlobError as exc:
+        return [str(exc)]
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from courtroom.court import Change, Court
@@ -40,7 +41,9 @@ class RoomManager:
             return None
         room = self.rooms.get(hearing.id)
         if room is None:
-            await self.court.db.run(self.leases.claim, hearing.id)
+            await self._claim(hearing.id)
+            room = self.rooms.get(hearing.id)  # another caller may have started it meanwhile
+        if room is None:
             if self._renewer is None or self._renewer.done():
                 self._renewer = asyncio.get_running_loop().create_task(self._renew_leases())
             config = self.court.config
@@ -78,6 +81,20 @@ class RoomManager:
                 await self.room_for(hearing, change.participants)
             except HeldElsewhere as exc:  # the holder's room follows the change from the store
                 log.info("hearing %s: %s", hearing.id, exc)
+
+    async def _claim(self, hearing_id: str) -> None:
+        """Claim the hearing's lease. A lease about to expire (its pod died) is waited for, so
+        that a participant who reconnects after a pod failure simply gets a slower answer."""
+        deadline = time.monotonic() + self.court.config.lease_seconds + 1.0
+        while True:
+            try:
+                await self.court.db.run(self.leases.claim, hearing_id)
+                return
+            except HeldElsewhere as exc:
+                wait = exc.lease.expires - time.time() + 0.05
+                if time.monotonic() + wait > deadline:
+                    raise
+                await asyncio.sleep(max(0.05, wait))
 
     async def _renew_leases(self) -> None:
         """Renew every running room's lease a few times per lease period. A lease lost to

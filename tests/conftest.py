@@ -459,19 +459,31 @@ async def court(tmp_path: Path) -> AsyncIterator[Any]:
         c.db.close()
 
 
-# --- The court's services, started once per test session (tests/services.py) -------------------
+# --- The court's services, started once per test session (localcourt/services.py) -----------
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Any]:
-    from services import postgres_cluster
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private PostgreSQL cluster on loopback (a database per test: `.database_url(name)`)."""
+    import tempfile
 
-    with postgres_cluster() as cluster:
+    from localcourt.services import Postgres
+
+    # Not under pytest's folder: the `postgres` user must be able to enter it.
+    cluster = Postgres(Path(tempfile.mkdtemp(prefix="courtroom-pg-"))).start()
+    try:
         yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def seaweed() -> Iterator[Any]:
-    from services import seaweedfs
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """SeaweedFS with its S3 gateway on loopback (`.bucket_url(name)`)."""
+    from localcourt.services import Seaweed
 
-    with seaweedfs() as store:
+    store = Seaweed(tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
         yield store
+    finally:
+        store.stop()
