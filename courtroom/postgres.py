@@ -87,10 +87,15 @@ class _Inserted:
 
 
 class PortableConnection:
-    """The part of `sqlite3.Connection` the store uses, on a psycopg connection."""
+    """The part of `sqlite3.Connection` the store uses, on a psycopg connection.
 
-    def __init__(self, conn: Any) -> None:
+    A lost server (a restart, a network cut) is reconnected on the next statement that
+    starts fresh; a statement inside a transaction that was lost raises DatabaseUnavailable,
+    so nothing is acknowledged that was not stored."""
+
+    def __init__(self, conn: Any, url: str = "") -> None:
         self.raw = conn
+        self.url = url
         self._identity: dict[str, str] = {}  # table → its generated key column
 
     def learn_identities(self) -> None:
@@ -101,7 +106,29 @@ class PortableConnection:
         self._identity = {r[0]: r[1] for r in rows}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        import psycopg
+
         statement = sql.strip().rstrip(";").upper()
+        fresh = not self.in_transaction
+        try:
+            return self._execute(sql, statement, params)
+        except psycopg.OperationalError as exc:
+            if not self.raw.closed and not self.raw.broken:
+                raise
+            if not fresh or statement in ("COMMIT", "ROLLBACK"):
+                raise DatabaseUnavailable(f"lost the database {redact(self.url)} in a transaction: {exc}") from exc
+            self._reconnect(exc)
+            return self._execute(sql, statement, params)
+
+    def _reconnect(self, cause: BaseException) -> None:
+        import psycopg
+
+        try:
+            self.raw = psycopg.connect(self.url, autocommit=True, connect_timeout=3, row_factory=_row_factory)
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(f"cannot reach the database {redact(self.url)}: {exc}") from cause
+
+    def _execute(self, sql: str, statement: str, params: Sequence[Any]) -> Any:
         if statement in ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"):
             cur = self.raw.execute("BEGIN")
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -126,6 +153,8 @@ class PortableConnection:
     def in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
+        if self.raw.closed or self.raw.broken:
+            return False
         return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
 
     def close(self) -> None:
@@ -190,7 +219,7 @@ def connect(url: str, timeout: float = 5.0) -> PortableConnection:
                               row_factory=_row_factory)
     except psycopg.Error as exc:
         raise DatabaseUnavailable(f"cannot reach the database {redact(url)}: {exc}".strip()) from exc
-    conn = PortableConnection(raw)
+    conn = PortableConnection(raw, url)
     migrate(conn)
     conn.learn_identities()
     return conn

@@ -12,6 +12,7 @@ from courtroom.court import Change, Court
 from courtroom.hearing import Hearing
 from courtroom.leases import HeldElsewhere, Leases
 from courtroom.participants import Participant
+from courtroom.postgres import DatabaseUnavailable
 from courtroom.procedure import LIVE
 
 from .room import MediaRoom, SpeechSink
@@ -108,7 +109,9 @@ class RoomManager:
                 except HeldElsewhere as exc:
                     log.warning("hearing %s moved to another pod (%s): stopping its room here", hearing_id, exc)
                     await self.stop(hearing_id, release=False)
-                except Exception:  # noqa: BLE001 - a database outage: keep the media, try again
+                except DatabaseUnavailable as exc:  # an outage: keep the media, try again
+                    log.warning("renewing the lease of hearing %s: %s", hearing_id, exc)
+                except Exception:  # noqa: BLE001 - keep the media, try again
                     log.exception("renewing the lease of hearing %s failed", hearing_id)
 
     async def stop(self, hearing_id: str, release: bool = True) -> None:

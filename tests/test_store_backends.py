@@ -280,3 +280,40 @@ def test_two_pods_claiming_at_once_exactly_one_wins(postgres: Any) -> None:
     finally:
         for db in pods:
             db.close()
+
+
+async def test_a_database_outage_stops_writes_not_the_hearing(postgres: Any, server_factory: Any,
+                                                              api_factory: Any) -> None:
+    """PostgreSQL goes away mid-hearing: the picture keeps flowing, requests answer 503 and
+    store nothing, and the pod carries on by itself once the database is back."""
+    from loadtest.participant import Participant
+    from loadtest.synthetic import PatternTrack, ToneTrack
+    from tests.media_helpers import LOOPBACK_MEDIA, wait_frames
+
+    url = postgres.database_url(f"outage{next(_names)}")
+    server = await server_factory("--database", url, *LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10")
+    api = api_factory(server)
+    hearing, (judge_p,) = await api.hearing_with(("judge", "王法官"))
+    judge = Participant(server.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
+    await judge.connect()
+    try:
+        await judge.act("open")
+        await judge.act("start")
+        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        await judge.start_media()
+        assert await wait_frames(judge, 5, timeout=10)
+
+        await asyncio.to_thread(postgres.stop)
+        try:
+            assert await wait_frames(judge, 10, timeout=10)  # the media goes on
+            refused = await api.act(hearing["id"], "recess", token=judge_p["token"])
+            assert refused.status == 503, refused.text
+            assert refused.json["error"] == "store_unavailable"
+        finally:
+            await asyncio.to_thread(postgres.start)
+        assert (await api.get_hearing(hearing["id"])).json["state"] == "in_session"  # nothing half-stored
+        assert (await api.act(hearing["id"], "recess", token=judge_p["token"])).status == 200
+        assert (await api.get_hearing(hearing["id"])).json["state"] == "recess"
+        assert "Traceback" not in server.log()
+    finally:
+        await judge.close()
