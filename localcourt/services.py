@@ -113,6 +113,10 @@ class Postgres:
         if prefix:
             info = pwd.getpwnam("postgres")
             os.chown(self.folder, info.pw_uid, info.pw_gid)
+            for parent in self.folder.resolve().parents:
+                if not os.stat(parent).st_mode & 0o001:
+                    raise RuntimeError(f"PostgreSQL runs as the postgres user, who cannot enter {parent} "
+                                       f"(chmod o+x it, or put the court elsewhere)")
         data = self.folder / "data"
         self.port = self.port or free_port()
         if not (data / "PG_VERSION").exists():
