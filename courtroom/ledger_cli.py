@@ -101,15 +101,16 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     try:
         from .ledger import Ledger
+        from .store import SqliteStore
 
         ledger = Ledger(db.conn, Path(args.data))
+        store = SqliteStore(db.conn)
 
         def lookup() -> list[dict[str, Any]]:
             out = []
             for e in ledger.find(sha):
-                row = db.conn.execute("SELECT case_number FROM hearings WHERE id = ?", (e.hearing_id,)).fetchone()
                 out.append({"seq": e.seq, "kind": e.kind, "hearing_id": e.hearing_id,
-                            "case_number": row[0] if row else None, "name": e.name, "wall_time": e.wall_time,
+                            "case_number": store.case_number(e.hearing_id), "name": e.name, "wall_time": e.wall_time,
                             "entry_hash": e.entry_hash})
             return out
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import aiohttp
 
-from localcourt.services import LocalCourt
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
+from localcourt.services import LocalCourt
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -80,7 +80,7 @@ async def viewer(session: aiohttp.ClientSession, playlist: str, until: float, ta
                             tally.segments += 1
                         else:
                             tally.failures += 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             tally.failures += 1
         await asyncio.sleep(segment)
 
@@ -108,11 +108,11 @@ def _post(court: LocalCourt, path: str, body: Any) -> Any:
 
 
 async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
-    folder = Path(tempfile.mkdtemp(prefix="courtroom-viewers-"))
-    folder.chmod(0o755)  # PostgreSQL's own user must enter it
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="courtroom-viewers-"))
+    await asyncio.to_thread(folder.chmod, 0o755)  # PostgreSQL's own user must enter it
     court = LocalCourt(folder, pods_count=2, pod_args=["--ice-address", "127.0.0.1", "--video-size", "640x360",
                                                        "--fps", "15", "--broadcast-delay", "6", "--asr-engine", "off"])
-    court.start()
+    await asyncio.to_thread(court.start)
     peers: list[Participant] = []
     rows: list[dict[str, Any]] = []
     try:
@@ -159,8 +159,8 @@ async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
     finally:
         for peer in peers:
             await peer.close()
-        court.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        await asyncio.to_thread(court.stop)
+        await asyncio.to_thread(shutil.rmtree, folder, True)
     return rows
 
 
