@@ -21,6 +21,10 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
                         help=f"the pod's data folder: store, recordings, evidence, keys (default {DEFAULT_DATA})")
     parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (see README)")
+    parser.add_argument("--database", default=os.environ.get("COURTROOM_DATABASE"), metavar="URL",
+                        help="a multi-pod court's PostgreSQL (postgresql://...; default: the embedded SQLite)")
+    parser.add_argument("--object-store", default=os.environ.get("COURTROOM_OBJECT_STORE"), metavar="URL",
+                        help="a multi-pod court's bucket (s3://bucket?endpoint=...; default: local files)")
 
 
 def _port(text: str) -> int:
@@ -62,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="at close, how long the record waits for the last transcribed speech (default 30)")
     serve.add_argument("--drop-note-seconds", type=float, default=None,
                        help="a participant's connection lost longer than this is noted in the record (default 60)")
+    serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
     serve.add_argument("--log-level", default="INFO")
 
@@ -92,6 +97,8 @@ def config_from(args: argparse.Namespace) -> Config:
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
         "broadcast_delay": "broadcast_delay", "time_zone": "time_zone",
         "record_flush_seconds": "record_flush_seconds", "drop_note_seconds": "drop_note_seconds",
+        "database": "database_url",
+        "object_store": "object_store_url", "pod_id": "pod_id",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)

@@ -67,6 +67,19 @@ class Config:
     time_zone: str = "Asia/Shanghai"  # the court's one clock: the picture, every page, every export
     drop_note_seconds: float = 60.0  # a connection lost longer than this is a timed note in the record
     discipline_text: str = ""  # the court discipline shown at join; "" is the default 庭审纪律
+    # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
+    database_url: str = ""
+    object_store_url: str = ""
+    pod_id: str = ""  # this pod's name in the court's leases; default host:port
+    lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+
+    @property
+    def pod_name(self) -> str:
+        if self.pod_id:
+            return self.pod_id
+        import socket
+
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def picture_bitrate(self) -> int:

@@ -9,6 +9,7 @@ database thread (`Database.run`). See docs/record.md.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import time
@@ -152,9 +153,12 @@ def add_statement(
 
 
 def put_image(conn: sqlite3.Connection, sha256: str, png: bytes) -> None:
-    conn.execute("INSERT OR IGNORE INTO signature_images (sha256, png) VALUES (?, ?)", (sha256, png))
+    # Base64 text: one column type for SQLite and PostgreSQL alike.
+    if conn.execute("SELECT 1 FROM signature_images WHERE sha256 = ?", (sha256,)).fetchone() is None:
+        conn.execute("INSERT INTO signature_images (sha256, png) VALUES (?, ?)",
+                     (sha256, base64.b64encode(png).decode("ascii")))
 
 
 def get_image(conn: sqlite3.Connection, sha256: str) -> bytes | None:
     row = conn.execute("SELECT png FROM signature_images WHERE sha256 = ?", (sha256,)).fetchone()
-    return bytes(row["png"]) if row else None
+    return base64.b64decode(row["png"]) if row else None
