@@ -200,7 +200,20 @@ class RecordReview:
         hearing_ids = await self.court.db.run(rv.in_state, self._conn, RecordState.FINISHING)
         for hearing_id in hearing_ids:
             info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+            # In a court of pods another pod may be finishing it right now: give it its wait first.
+            young = float(info.get("since") or 0.0) + self.flush_seconds + 10.0 - time.time()
+            if young > 0:
+                task = asyncio.create_task(self._recover_later(hearing_id, young))
+                self._finishing.setdefault(hearing_id, task)
+                continue
             log.warning("the record of %s was still finishing when the pod stopped: offering it now", hearing_id)
+            await self.offer(hearing_id, list(info.get("pending", [])), "interrupted")
+
+    async def _recover_later(self, hearing_id: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+        if await self.state(hearing_id) is RecordState.FINISHING:
+            log.warning("the record of %s was left finishing: offering it now", hearing_id)
             await self.offer(hearing_id, list(info.get("pending", [])), "interrupted")
 
     async def wait_offered(self, hearing_id: str) -> RecordState:
@@ -209,8 +222,16 @@ class RecordReview:
         if state is not RecordState.FINISHING:
             return state
         if hearing_id not in self._finishing:
-            # Closed before the lifecycle existed, or the finish step never ran here: offer now.
-            await self.offer(hearing_id, [], "")
+            info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+            deadline = float(info.get("since") or 0.0) + self.flush_seconds + 10.0
+            # Another pod of the court may be finishing it: watch the store until it is offered.
+            for _ in range(max(0, int((deadline - time.time()) / 0.2))):  # polled: the news is in the store
+                if await self.state(hearing_id) is not RecordState.FINISHING:
+                    break
+                await asyncio.sleep(0.2)
+            if await self.state(hearing_id) is RecordState.FINISHING:
+                # Closed before the lifecycle existed, or its finishing was abandoned: offer now.
+                await self.offer(hearing_id, list(info.get("pending", [])), "interrupted" if info else "")
             return await self.state(hearing_id)
         event = self._offered.setdefault(hearing_id, asyncio.Event())
         try:
