@@ -102,6 +102,11 @@ class RecordReview:
         return self.court.db.conn
 
     @property
+    def _shared_store(self) -> bool:
+        """A court of pods (a shared database): another pod may be finishing a record."""
+        return bool(getattr(self.court.config, "database_url", ""))
+
+    @property
     def flush_seconds(self) -> float:
         return float(getattr(self.court.config, "record_flush_seconds", 30.0))
 
@@ -202,7 +207,7 @@ class RecordReview:
             info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
             # In a court of pods another pod may be finishing it right now: give it its wait first.
             young = float(info.get("since") or 0.0) + self.flush_seconds + 10.0 - time.time()
-            if young > 0:
+            if young > 0 and self._shared_store:
                 task = asyncio.create_task(self._recover_later(hearing_id, young))
                 self._finishing.setdefault(hearing_id, task)
                 continue
@@ -223,7 +228,7 @@ class RecordReview:
             return state
         if hearing_id not in self._finishing:
             info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
-            deadline = float(info.get("since") or 0.0) + self.flush_seconds + 10.0
+            deadline = float(info.get("since") or 0.0) + self.flush_seconds + 10.0 if self._shared_store else 0.0
             # Another pod of the court may be finishing it: watch the store until it is offered.
             for _ in range(max(0, int((deadline - time.time()) / 0.2))):  # polled: the news is in the store
                 if await self.state(hearing_id) is not RecordState.FINISHING:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import stat
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +15,23 @@ from courtroom.signatures import load_public_key, verify_statement
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from tests.asr_audio import KOREAN_SENTENCES, RATE, Corpus, silence, speech_bounds, write_wav
+from tests.conftest import CourtroomServer, make_server
 from tests.media_helpers import LOOPBACK_MEDIA, eventually
 
 # Korean espeak through the packaged Korean model: the words are nonsense, their times are not.
 FIRST, LAST = KOREAN_SENTENCES
+
+
+@pytest.fixture(scope="module")
+def record_pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourtroomServer]:
+    """One pod with the real recognizer (Vosk) for this module: starting one costs seconds."""
+    server = make_server(tmp_path_factory.mktemp("record-pod"), *LOOPBACK_MEDIA, "--video-size", "320x180",
+                         "--fps", "10", asr_engine="vosk")
+    server.start_sync()
+    try:
+        yield server
+    finally:
+        server.terminate()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +68,7 @@ async def _speak_until(server: Any, api: Any, wav: Any, close_at: float) -> tupl
     return hearing, mic_start, plaintiff_p
 
 
-async def test_speech_until_close_then_an_instant_confirm_loses_no_final(server_factory, api_factory, corpus) -> None:
+async def test_speech_until_close_then_an_instant_confirm_loses_no_final(record_pod, api_factory, corpus) -> None:
     first, last = corpus.samples(FIRST, "ko"), corpus.samples(LAST, "ko")
     samples = list(silence(1.0)) + list(first) + list(silence(0.8)) + list(last) + list(silence(3.0))
     import numpy as np
@@ -63,7 +77,7 @@ async def test_speech_until_close_then_an_instant_confirm_loses_no_final(server_
     wav = write_wav(corpus.folder / "until-close.wav", pcm)
     _, speech_end = speech_bounds(last)
     end_of_last = (1.0 * RATE + first.size + 0.8 * RATE) / RATE + speech_end
-    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    server = record_pod
     api = api_factory(server)
     # Close while the last sentence's utterance is still open (the voice gate's hang-over is 0.4 s).
     hearing, mic_start, plaintiff = await _speak_until(server, api, wav, end_of_last + 0.15)
@@ -100,16 +114,17 @@ async def test_speech_until_close_then_an_instant_confirm_loses_no_final(server_
     assert verify_statement(load_public_key(key.json), statement["statement"], statement["signature"])
 
 
-async def test_a_sigkill_during_finishing_is_written_into_the_record(server_factory, api_factory, corpus) -> None:
+async def test_a_sigkill_during_finishing_is_written_into_the_record(record_pod, api_factory, corpus) -> None:
+    """Runs after the test above: it kills the module's pod (and starts it again)."""
     import numpy as np
 
     speech = corpus.samples(LAST, "ko")
-    pcm = np.concatenate([silence(0.5), speech, speech, speech, silence(1.0)])
+    pcm = np.concatenate([silence(0.5), speech, speech, silence(1.0)])
     wav = write_wav(corpus.folder / "killed.wav", pcm)
-    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", asr_engine="vosk")
+    server = record_pod
     api = api_factory(server)
     # Close in the middle of a long utterance, and kill the pod the moment the close returns.
-    hearing, _, plaintiff = await _speak_until(server, api, wav, 0.5 + speech.size * 2.5 / RATE)
+    hearing, _, plaintiff = await _speak_until(server, api, wav, 0.5 + speech.size * 1.6 / RATE)
     server.kill()
     await server.restart()
     base = f"/api/hearings/{hearing['id']}"
