@@ -80,10 +80,27 @@ async def test_discipline_gates_entry_and_views_reach_the_record(server_factory:
         await form.locator("textarea").fill("合同与本案争议的货物无关")
         await form.locator("#views-submit").click()
         await party.wait_for_selector("#views-form [data-stated]", timeout=10000)
+
+        # Closed: the defendant signs by hand on the page and confirms.
+        assert (await api.act(hid, "close", token=judge["token"])).status == 200
+        await wait_screen(party, "screen-record", timeout=20)
+        box = await party.locator("#signature-box canvas").bounding_box()
+        assert box is not None
+        await party.mouse.move(box["x"] + 20, box["y"] + 60)
+        await party.mouse.down()
+        for i in range(1, 12):
+            await party.mouse.move(box["x"] + 20 + i * 25, box["y"] + 60 + (15 if i % 2 else -15))
+        await party.mouse.up()
+        await party.locator("#confirm-button").click()
+        await party.wait_for_selector("#record-decided[data-decision=confirm]", timeout=15000)
         watch.assert_clean()
         wwatch.assert_clean()
 
-    assert (await api.act(hid, "close", token=judge["token"])).status == 200
+    status = (await api.request("GET", f"/api/hearings/{hid}/record", api.admin_key)).json
+    [mine] = [s for s in status["statements"] if s["participant"] == defendant["id"]]
+    assert mine["kind"] == "confirm" and mine["image_sha256"] and mine["version_sha256"] == status["version"]
+    image = await api.request("GET", f"/api/hearings/{hid}/record/images/{mine['image_sha256']}", api.admin_key)
+    assert image.status == 200 and image.headers["Content-Type"] == "image/png"
     txt = (await api.request("GET", f"/api/hearings/{hid}/transcript?format=txt", api.admin_key)).text
     body = txt.split("（以下无正文）")[0]
     assert "（被告李四已阅读庭审纪律并承诺遵守）" in body

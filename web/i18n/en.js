@@ -471,4 +471,6 @@ export default {
   'views.submit': 'State my view',
   'views.stated': 'Your view is on the record.',
   'views.need_one': 'State a view on at least one point.',
+  'signature.label': 'Handwritten signature (optional): sign in the box',
+  'signature.clear': 'Clear signature',
 };

@@ -471,4 +471,6 @@ export default {
   'views.submit': '发表质证意见',
   'views.stated': '质证意见已记录在案。',
   'views.need_one': '请至少就一项发表意见。',
+  'signature.label': '手写签名（可选）：在框内签名',
+  'signature.clear': '清除签名',
 };

@@ -12,6 +12,7 @@ import {
 } from './boot.js';
 import { DisciplineGate } from './discipline.js';
 import { ViewsForm } from './views.js';
+import { SignaturePad } from './signature_pad.js';
 
 const UPLOADERS = new Set(['plaintiff', 'defendant', 'agent', 'judge', 'clerk', 'mediator']);
 
@@ -364,6 +365,7 @@ async function closedScreen() {
   page.recordVersion = status.data.version; // a decision names the version it is about
   showScreen('screen-record');
   showDecision(status.data);
+  if (!page.signaturePad) page.signaturePad = new SignaturePad($('#signature-box'));
   $('#confirm-button').onclick = () => decide('confirm');
   $('#object-button').onclick = () => decide('object');
 }
@@ -386,6 +388,8 @@ async function decide(decision) {
   if (decision === 'object' && !objection) { error.hidden = false; error.textContent = t('confirm.need_objection'); return; }
   const body = decision === 'object' ? { decision, objection } : { decision };
   if (page.recordVersion) body.version = page.recordVersion;
+  const drawn = page.signaturePad && page.signaturePad.image();
+  if (drawn) body.signature_image = drawn; // an optional handwritten signature
   const reply = await api(`/api/hearings/${encodeURIComponent(page.hearingId)}/record/confirm`, { method: 'POST', token: page.token, json: body });
   if (!reply.ok) {
     error.hidden = false;
