@@ -61,6 +61,20 @@ async def test_discipline_gates_entry_and_views_reach_the_record(server_factory:
         await enter_check(wpage)
         await wpage.wait_for_selector("#screen-lobby:not([hidden])", timeout=15000)
 
+        # The judge rules on the plaintiff's absence from the console: an action, a line of the record.
+        _, console, cwatch = await open_page(browser, judge["join_url"], "console")
+        await enter_check(console)
+        ruling = console.locator(f"select.ruling[data-participant='{plaintiff['id']}']")
+        await ruling.wait_for(timeout=20000)
+        await ruling.select_option("deemed_absent")
+        for _ in range(100):
+            rulings = [e for e in await api.events(hid) if e["kind"] == "participant.rule"]
+            if rulings:
+                break
+            await asyncio.sleep(0.1)
+        assert [(e["subject"], e["data"]["ruling"]) for e in rulings] == [(plaintiff["id"], "deemed_absent")]
+        cwatch.assert_clean()
+
         # 质证: the plaintiff's exhibit is shown; the defendant states its view from its page.
         assert (await api.act(hid, "admit", token=judge["token"], participant=defendant)).status == 200
         await wait_screen(party, "screen-hearing")
@@ -104,5 +118,6 @@ async def test_discipline_gates_entry_and_views_reach_the_record(server_factory:
     txt = (await api.request("GET", f"/api/hearings/{hid}/transcript?format=txt", api.admin_key)).text
     body = txt.split("（以下无正文）")[0]
     assert "（被告李四已阅读庭审纪律并承诺遵守）" in body
+    assert "（审判长决定：原告张三视为缺席）" in body
     assert "（证人陈五签署保证书）" in body
     assert "被告李四对" in body and "发表质证意见：真实性认可" in body and "合同与本案争议的货物无关" in body, body

@@ -473,4 +473,8 @@ export default {
   'views.need_one': 'State a view on at least one point.',
   'signature.label': 'Handwritten signature (optional): sign in the box',
   'signature.clear': 'Clear signature',
+  'ruling.label': 'Ruling on attendance…',
+  'ruling.deemed_absent': 'Deemed absent (视为缺席)',
+  'ruling.withdrawal': 'Treated as withdrawn (按撤诉处理)',
+  'ruling.permitted': 'Permitted to leave (准许)',
 };

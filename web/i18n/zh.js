@@ -473,4 +473,8 @@ export default {
   'views.need_one': '请至少就一项发表意见。',
   'signature.label': '手写签名（可选）：在框内签名',
   'signature.clear': '清除签名',
+  'ruling.label': '到庭情况决定…',
+  'ruling.deemed_absent': '视为缺席',
+  'ruling.withdrawal': '按撤诉处理',
+  'ruling.permitted': '准许离庭',
 };

@@ -11,6 +11,7 @@ import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
 import { recordStatusKey, renderSigning } from './record_review.js';
+import { rulingSelect } from './rulings.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -312,6 +313,8 @@ function renderPeople() {
       if (p.state === 'admitted' || p.state === 'waiting') actions.push(p.muted ? actionButton('action.unmute', 'unmute', p) : actionButton('action.mute', 'mute', p));
       actions.push(p.protected ? actionButton('action.unprotect', 'unprotect', p) : actionButton('action.protect', 'protect', p));
       actions.push(actionButton('action.remove', 'remove', p, 'btn-danger'));
+      const ruling = rulingSelect(p, { may, send: (a, id, extra) => page.session.action(a, id, extra) });
+      if (ruling) actions.push(ruling);
     }
     if (p.state === 'waiting') waiting += 1;
     list.append(el('li', { class: `person state-${p.state}${self ? ' me' : ''}${p.hand_raised ? ' hand' : ''}`, dataset: { id: p.id, state: p.state } },
