@@ -356,6 +356,10 @@ class LocalCourt:
                 path.write_text(secrets.token_urlsafe(32) + "\n")
                 path.chmod(0o600)
             out[name] = path.read_text().strip()
+        from courtroom.signatures import KEY_FILE, PodSigner
+
+        PodSigner.open(keys)  # the court's one signing key: a statement signed by any pod checks with it
+        out[KEY_FILE] = (keys / KEY_FILE).read_text()
         return out
 
     def start(self) -> LocalCourt:
@@ -381,6 +385,8 @@ class LocalCourt:
                 for name in ("secret.key",):
                     (data / name).write_text(keys[name] + "\n")
                     (data / name).chmod(0o600)
+                (data / "signing.key").write_text(keys["signing.key"])
+                (data / "signing.key").chmod(0o600)
                 args = ["--database", self.database_url, "--object-store", self.object_store_url,
                         "--public-url", f"http://127.0.0.1:{nginx_port}", "--config", str(self.folder / "court.toml"),
                         "--pod-id", f"pod{n}", *self.pod_args]
