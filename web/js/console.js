@@ -186,6 +186,7 @@ async function enter() {
   session.addEventListener('exhibit', (e) => page.evidence.showing(e.detail.presenting));
   session.addEventListener('notice', (e) => toast(tMaybe(`notice_code.${e.detail.code}`) || e.detail.message, e.detail.code === 'asr_recovered' ? 'ok' : 'error', 8000));
   session.addEventListener('event', (e) => addEvent(e.detail.event));
+  session.addEventListener('record', () => { if (page.hearing && page.hearing.state === 'closed') loadRecord(); });
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupUi();

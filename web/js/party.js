@@ -180,6 +180,7 @@ async function enter() {
   session.addEventListener('evidence', (e) => page.evidence && page.evidence.update(e.detail));
   session.addEventListener('exhibit', (e) => page.evidence && page.evidence.showing(e.detail.presenting));
   session.addEventListener('exhibit', (e) => page.views && page.views.showing(e.detail.presenting));
+  session.addEventListener('record', () => refreshRecord()); // a new version: read it again
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupHearingUi();
@@ -368,6 +369,20 @@ async function closedScreen() {
   if (!page.signaturePad) page.signaturePad = new SignaturePad($('#signature-box'));
   $('#confirm-button').onclick = () => decide('confirm');
   $('#object-button').onclick = () => decide('object');
+}
+
+// The record moved on (a correction made a new version, the court signed): show it as it is now.
+async function refreshRecord() {
+  if (document.body.dataset.screen !== 'screen-record') return;
+  const base = `/api/hearings/${encodeURIComponent(page.hearingId)}`;
+  const [text, status] = await Promise.all([
+    api(`${base}/transcript?format=txt`, { token: page.token }),
+    api(`${base}/record`, { token: page.token }),
+  ]);
+  if (!text.ok || !status.ok) return;
+  $('#record-text').textContent = typeof text.data === 'string' ? text.data : '';
+  page.recordVersion = status.data.version;
+  showDecision(status.data);
 }
 
 function showDecision(record) {
