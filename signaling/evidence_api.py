@@ -48,7 +48,7 @@ from courtroom.hearing import Hearing
 from courtroom.ledger import Ledger
 from courtroom.participants import Participant, receives_hearing
 from courtroom.procedure import LIVE, HearingState
-from courtroom.roles import Permission, Role, may
+from courtroom.roles import Permission, may
 from courtroom.sniff import HEAD_BYTES, sniff
 
 from . import exhibits
@@ -63,7 +63,6 @@ WRITE_BATCH = 1024 * 1024  # bytes gathered before one write in a worker thread
 MULTIPART_SLACK = 64 * 1024  # multipart headers and boundaries on top of the file itself
 MAX_TEXT_FIELD = 4096
 MAX_COMMENT = 2000
-_SEES_EVIDENCE = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.PLAINTIFF, Role.DEFENDANT, Role.AGENT})
 
 
 # -- receiving a file -------------------------------------------------------------------------
@@ -373,12 +372,14 @@ async def _join_the_record(app: web.Application) -> None:
 
 
 def sees_evidence(participant: Participant | None, state: HearingState) -> bool:
-    """The clerk's key, the court and the parties always; anyone else only while in the hearing."""
-    if participant is None:
-        return True
-    if participant.role in _SEES_EVIDENCE:
-        return True
-    return receives_hearing(participant, state)
+    """The clerk's key, the court and the parties always; anyone else only while in the
+    hearing: the disclosure rule's answer (`Disclosure.sees_exhibits`)."""
+    from courtroom.disclosure import Disclosure, Viewer
+    from courtroom.procedure import ProcedureKind
+
+    people = [participant] if participant is not None else []
+    hearing = Hearing(participant.hearing_id if participant else "", "", "", ProcedureKind.SIMPLE, False, state=state)
+    return Disclosure(hearing, people).sees_exhibits(Viewer.of(participant))
 
 
 async def _caller_for(request: web.Request) -> tuple[EvidenceService, Actor, Hearing]:

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from courtroom.court import Court
-from courtroom.events import Event
+from courtroom.disclosure import Disclosure, Viewer, on_air_intervals
 from courtroom.hearing import Hearing
 from courtroom.ledger import file_digest
 from courtroom.procedure import HearingState
@@ -47,37 +47,6 @@ RECORDING = (HearingState.IN_SESSION, HearingState.RECESS)
 
 def hearing_dir(court: Court, hearing_id: str) -> Path:
     return court.config.recordings / hearing_id
-
-
-def on_air_intervals(events: Iterable[Event], end: float) -> list[tuple[float, float]]:
-    """The hearing-time stretches the public may see: in session and on air.
-
-    Computed from the stored events, so it holds across a crash and a restart.
-    """
-    in_session = broadcast = False
-    since: float | None = None
-    out: list[tuple[float, float]] = []
-    for e in events:
-        kind = e.kind
-        if kind in ("hearing.start", "hearing.resume"):
-            in_session = True
-        elif kind in ("hearing.recess", "hearing.close"):
-            in_session = False
-        elif kind == "hearing.broadcast_on":
-            broadcast = True
-        elif kind in ("hearing.broadcast_off",):
-            broadcast = False
-        else:
-            continue
-        live = in_session and broadcast
-        if live and since is None:
-            since = e.hearing_time
-        elif not live and since is not None:
-            out.append((since, e.hearing_time))
-            since = None
-    if since is not None:
-        out.append((since, end))
-    return out
 
 
 class HearingRecording:
@@ -267,14 +236,13 @@ class HearingRecording:
     async def _transcript(self, hearing: Hearing) -> list[dict[str, Any]]:
         """The corrected record as the public replay shows it: roles, never names (a protected
         participant's name must not reach the public, and the public needs roles only)."""
-        from courtroom.record import role_title
         from courtroom.transcript import TranscriptService
 
-        segments = await TranscriptService(self.court).segments(hearing.id)
-        return [
-            {"id": s.id, "start": s.start, "end": s.end, "label": role_title(s.role), "role": s.role.value, "text": s.text}
-            for s in segments
-        ]
+        # The public at the close, with nothing left in the delay: the disclosure rule keeps
+        # only what was on air and not dumped, with roles for names.
+        end = hearing.closed_at if hearing.closed_at is not None else self.court.hearing_time(hearing)
+        rule = Disclosure(hearing, [], await self.court.events(hearing.id), end, 0.0)
+        return rule.segments(Viewer.public(), await TranscriptService(self.court).segments(hearing.id))
 
 
 # Chapters of the replay, from the hearing's events.
