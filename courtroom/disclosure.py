@@ -110,7 +110,7 @@ def on_air_intervals(events: Iterable[Event], end: float) -> list[tuple[float, f
             broadcast = True
         elif kind == "hearing.broadcast_off":
             broadcast = False
-            cut = e.data.get("cut_from")
+            cut = (getattr(e, "data", None) or {}).get("cut_from")
             if isinstance(cut, int | float):
                 at = min(at, float(cut))
         else:

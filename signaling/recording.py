@@ -65,6 +65,7 @@ class HearingRecording:
         self.refused: str | None = None
         self._on_finished = on_finished
         self._lock = asyncio.Lock()  # changes come one after another; never two archives at once
+        self._public_view: str | None = None  # the picture the public stream carries now
 
     # RecordSink
     def video(self, view: str, packets: list[av.Packet]) -> None:
@@ -74,6 +75,12 @@ class HearingRecording:
             for p in packets:
                 self.archive.put_video(p)
         if self.public is not None and view == self.room.public_view():
+            # A switch between the main and the screened picture lands on a keyframe of the
+            # new picture; nothing of the old one goes out after the switch was asked for.
+            if view != self._public_view:
+                if not packets or not packets[0].is_keyframe:
+                    return
+                self._public_view = view
             for p in packets:
                 self.public.put_video(p)
 
@@ -167,7 +174,17 @@ class HearingRecording:
         return out
 
     async def finish(self) -> None:
-        """At close: finalise the archive, end the live stream, build the replay."""
+        """At close, in one go: finalise the archive, end the live stream, build the replay,
+        deposit. `Recorders` runs the same steps as separate tracked effects instead."""
+        files = await self.close_media()
+        files = await self.build_replay(files)
+        if self._on_finished is not None:
+            hearing = await self.court.get_hearing(self.hearing.id)
+            await self._on_finished(hearing, files)
+
+    async def close_media(self) -> list[dict[str, Any]]:
+        """Finalise the archive and end the live stream; the archive parts become the
+        hearing's record files (the replay, if any, is added by `build_replay`)."""
         self.closing = True
         archive, public = self.archive, self.public
         self.archive = self.public = None
@@ -183,16 +200,27 @@ class HearingRecording:
                 log.exception("closing the live stream failed")
         hearing = await self.court.get_hearing(self.hearing.id)
         files = await self._describe_parts(hearing)
+        if not (hearing.broadcastable and hearing.ever_broadcast and files):
+            await self._store_files(hearing, files)  # nothing more to come: the record is complete
+        return files
+
+    async def build_replay(self, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The public replay of a broadcast hearing, cut from the archive; then the record files
+        (archive parts, replay, captions) are stored with the hearing. A failed replay is
+        reported (`replay.failed`) and the archive still becomes the record."""
+        hearing = await self.court.get_hearing(self.hearing.id)
         if hearing.broadcastable and hearing.ever_broadcast and files:
             try:
-                files += await self._build_replay(hearing, files)
+                files = files + await self._build_replay(hearing, files)
             except Exception:  # noqa: BLE001 - the archive is the record; a failed replay is reported
                 log.exception("building the replay failed")
                 await self.court.record_event(hearing.id, "replay.failed", "system")
-        hearing = await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
+            await self._store_files(hearing, files)
+        return files
+
+    async def _store_files(self, hearing: Hearing, files: list[dict[str, Any]]) -> None:
+        await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
         await self.court.record_event(hearing.id, "recording.finished", "system", files=len(files))
-        if self._on_finished is not None:
-            await self._on_finished(hearing, files)
 
     async def _describe_parts(self, hearing: Hearing) -> list[dict[str, Any]]:
         out = []

@@ -1,0 +1,167 @@
+"""The off-air button is a dump button, and a close answers at once (its effects follow).
+
+A plaintiff speaks a kept sentence, then a marked phrase followed by a 1500 Hz tone; the
+judge presses off five seconds after the phrase, with an 8 s broadcast delay. The phrase
+and its tone never reach a public HLS segment, the public captions or the replay (picture,
+sound, captions); the court's archive and record keep them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from asr.models import whisper_tiny_en
+from loadtest.participant import Participant
+from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
+from tests.asr_audio import RATE, Corpus, timeline, words_of, write_wav
+from tests.media_helpers import LOOPBACK_MEDIA, eventually
+
+DELAY = 8.0
+MARK_HZ = 1500.0
+KEPT = "The contract was signed in March."
+DUMPED = "Purple elephants carry umbrellas."
+
+
+def tone(seconds: float, hz: float = MARK_HZ) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (np.sin(2 * np.pi * hz * t) * 0.4 * 32767).astype(np.int16)
+
+
+def tone_bursts(path: Path, hz: float = MARK_HZ, window: float = 0.1) -> list[float]:
+    """Start times (stream seconds) of each stretch where the tone dominates the sound."""
+    chunks: list[np.ndarray] = []
+    first: float | None = None
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        for frame in c.decode(audio=0):
+            if first is None and frame.time is not None:
+                first = float(frame.time)
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        return []
+    samples = np.concatenate(chunks).astype(np.float64)
+    n = int(window * RATE)
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    band = (freqs > hz - 30) & (freqs < hz + 30)
+    starts, inside = [], False
+    for i in range(0, len(samples) - n, n):
+        spectrum = np.abs(np.fft.rfft(samples[i : i + n] * np.hanning(n))) ** 2
+        total = float(spectrum.sum()) + 1e-9
+        on = total > 1e6 * n and float(spectrum[band].sum()) / total > 0.5
+        t = (first or 0.0) + i / RATE
+        if on and not inside and (not starts or t - starts[-1] > 1.0):  # a dropout is not a new burst
+            starts.append(t)
+        inside = on
+    return starts
+
+
+async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory, api_factory, tmp_path):
+    corpus = Corpus(tmp_path / "speech")
+    # mic time: control tone 1.5-2.1, kept sentence from 3.1, dumped phrase, its tone right after.
+    samples, bounds = timeline([1.5, tone(0.6), 1.0, corpus.samples(KEPT), 2.5, corpus.samples(DUMPED), tone(0.6), 1.0])
+    (_, _), (kept_start, kept_end), (dumped_start, dumped_end), (mark_start, mark_end) = bounds
+    wav = write_wav(tmp_path / "mic.wav", samples)
+    server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
+                                  "--broadcast-delay", str(DELAY), "--asr-model", str(whisper_tiny_en()),
+                                  asr_engine="whisper")
+    api = api_factory(server)
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=True)
+    hid = hearing["id"]
+    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
+    mic = WavTrack(wav)
+    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
+    try:
+        await judge.connect()
+        await judge.act("open")
+        await plaintiff.connect()
+        await judge.act("admit", plaintiff_p["id"])
+        await judge.act("start")
+        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        opened_at = state["hearing"]["opened_at"]
+        await judge.act("broadcast_on")
+        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["broadcast"])
+        await judge.start_media()
+        await plaintiff.start_media()
+        assert await eventually(lambda: mic.started_at is not None, 15)
+        assert mic.started_at is not None
+        mic0 = time.time() - opened_at - (time.monotonic() - mic.started_at)  # hearing time of mic 0
+
+        def hearing_now() -> float:
+            return time.time() - opened_at
+
+        # Off, five seconds after the marked phrase (and its tone) ended.
+        await asyncio.sleep(max(0.0, mic0 + mark_end + 5.0 - hearing_now()))
+        pressed = hearing_now()
+        reply = await api.act(hid, "broadcast_off", token=judge_p["token"])
+        assert reply.status == 200, reply.text
+        off = reply.json["events"][0]
+        assert off["kind"] == "hearing.broadcast_off"
+        assert abs(off["data"]["acted_at"] - pressed) < 1.0, off
+        cut_from = off["data"]["cut_from"]
+        assert cut_from <= off["data"]["acted_at"] - DELAY + 0.5, off
+        assert mic0 + kept_end < cut_from < mic0 + dumped_start, (cut_from, mic0, bounds)
+
+        # Wait until the phrase would have left the delay, then read the public captions.
+        await asyncio.sleep(max(0.0, mic0 + mark_end + DELAY + 1.5 - hearing_now()))
+        captions = (await api.request("GET", f"/public/hearings/{hid}/live/captions.json", None)).json
+        public_words = set(words_of(" ".join(s["text"] for s in captions["segments"])))
+        assert "march" in public_words, captions  # the kept sentence is out of the delay and shown
+        assert not {"purple", "elephants", "umbrellas"} & public_words, captions
+        assert all("name" not in s for s in captions["segments"])
+
+        # Close: the answer comes at once; recording, replay and deposit follow as effects.
+        t0 = time.monotonic()
+        reply = await api.act(hid, "close", token=judge_p["token"])
+        close_seconds = time.monotonic() - t0
+        assert reply.status == 200, reply.text
+        print(f"close answered in {close_seconds * 1000:.0f} ms")
+        assert close_seconds < 1.0
+    finally:
+        await judge.close()
+        await plaintiff.close()
+
+    async def effects_done() -> set[str]:
+        return {e["data"].get("effect") for e in await api.events(hid) if e["kind"] == "effect.done"}
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not {"recording.stop", "replay.build", "ledger.deposit"} <= await effects_done():
+        await asyncio.sleep(0.3)
+    events = await api.events(hid)
+    assert {"recording.stop", "replay.build", "ledger.deposit"} <= await effects_done(), events
+    assert not [e for e in events if e["kind"] == "effect.failed"], events
+
+    # The court's record and archive keep everything.
+    record = (await api.request("GET", f"/api/hearings/{hid}/transcript?format=json", api.admin_key)).json
+    record_words = set(words_of(" ".join(s["text"] for s in record["segments"])))
+    assert {"march"} <= record_words and {"purple", "elephants"} & record_words, record["segments"]
+    rec = server.data_dir / "recordings" / hid
+    assert len(tone_bursts(rec / "archive.mp4")) == 2
+
+    # Every public segment overlapping the phrase is the slate, and none on disk carries its tone.
+    index = [json.loads(line) for line in (rec / "live" / "segments.jsonl").read_text().splitlines()]
+    phrase = (mic0 + dumped_start, mic0 + mark_end)
+    overlapping = [s for s in index if s["start"] < phrase[1] and s["end"] > phrase[0]]
+    assert overlapping and not any(s["on_air"] for s in overlapping), (phrase, cut_from, index)
+    for s in index:
+        path = rec / "live" / s["name"]
+        if path.exists() and s["end"] > cut_from:
+            assert tone_bursts(path) == [], s
+
+    # The replay: the control tone once, the marked tone never; captions without the phrase.
+    replay = rec / "replay"
+    assert len(tone_bursts(replay / "replay.mp4")) == 1
+    vtt = (replay / "captions.vtt").read_text("utf-8")
+    assert "march" in vtt.lower() and "purple" not in vtt.lower() and "elephant" not in vtt.lower(), vtt
+    transcript = json.loads((replay / "transcript.json").read_text("utf-8"))
+    assert all("purple" not in s["text"].lower() for s in transcript)
+    public_captions = (await api.request("GET", f"/public/hearings/{hid}/replay/captions.vtt", None)).text
+    assert public_captions == vtt
