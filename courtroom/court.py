@@ -93,6 +93,21 @@ def clean_text(value: object, field_name: str, max_len: int, required: bool = Tr
     return text
 
 
+def _screened_from(p: Participant, screened: object, people: list[Participant]) -> list[str]:
+    """The participants a protected participant is screened from, checked (400 otherwise)."""
+    if p.role in (Role.JUDGE, Role.MEDIATOR):
+        raise InvalidInput("invalid_target", f"the presiding {p.role.value} cannot be protected: the court is never screened")
+    if not isinstance(screened, list) or not all(isinstance(s, str) for s in screened):
+        raise InvalidInput("invalid_field", "screened_from must be a list of participant ids")
+    ids = {q.id for q in people}
+    unknown = [s for s in screened if s not in ids]
+    if unknown:
+        raise InvalidInput("unknown_participant", f"screened_from names no participant of this hearing: {', '.join(unknown)}")
+    if p.id in screened:
+        raise InvalidInput("invalid_field", f"{p.name} cannot be screened from themselves")
+    return list(dict.fromkeys(screened))
+
+
 class Court:
     def __init__(self, config: Config, db: Database, signer: TokenSigner) -> None:
         self.config = config
@@ -411,11 +426,7 @@ class Court:
         elif action in ("protect", "unprotect"):
             p.protected = action == "protect"
             if p.protected:
-                screened = data.get("screened_from", [])
-                ids = {q.id for q in people}
-                if not isinstance(screened, list) or not all(isinstance(s, str) and s in ids for s in screened):
-                    raise InvalidInput("invalid_field", "screened_from must list participants of this hearing")
-                p.screened_from = list(screened)
+                p.screened_from = _screened_from(p, data.get("screened_from", []), people)
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []

@@ -76,7 +76,7 @@ class Recorders:
             # The server is going down mid-hearing: close the part cleanly; a restart
             # continues into the next part.
             recording.closing = True
-            for pump in (recording.archive, recording.public):
+            for pump in (recording.archive, recording.public, recording.public_archive):
                 if pump is not None:
                     await asyncio.to_thread(pump.close, 30.0)
 

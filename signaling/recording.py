@@ -60,6 +60,9 @@ class HearingRecording:
         self.archive: Pump | None = None
         self.archive_path: Path | None = None
         self.public: Pump | None = None
+        # The public picture and sound (screened, disguised) recorded as their own stream:
+        # the replay is cut from it, never from the court's archive.
+        self.public_archive: Pump | None = None
         self.public_line: DelayLine | None = None
         self.closing = False
         self.refused: str | None = None
@@ -74,27 +77,31 @@ class HearingRecording:
         if view == MAIN and self.archive is not None:
             for p in packets:
                 self.archive.put_video(p)
-        if self.public is not None and view == self.room.public_view():
+        publics = [pump for pump in (self.public, self.public_archive) if pump is not None]
+        if publics and view == self.room.public_view():
             # A switch between the main and the screened picture lands on a keyframe of the
             # new picture; nothing of the old one goes out after the switch was asked for.
             if view != self._public_view:
                 if not packets or not packets[0].is_keyframe:
                     return
                 self._public_view = view
-            for p in packets:
-                self.public.put_video(p)
+            for pump in publics:
+                for p in packets:
+                    pump.put_video(p)
 
-    def audio(self, samples: np.ndarray, hearing_time: float) -> None:
-        if self.closing or (self.archive is None and self.public is None):
+    def audio(self, samples: np.ndarray, hearing_time: float, public: np.ndarray | None = None) -> None:
+        """The full mix for the archive; `public` (protected voices disguised) for the public
+        stream and the public picture's record, from which the replay is cut."""
+        if self.closing or (self.archive is None and self.public is None and self.public_archive is None):
             return
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = 48000
-        frame.pts = int(round(hearing_time * 48000))
-        frame.time_base = AUDIO_TB
+        frame = _frame(samples, hearing_time)
+        public_frame = frame if public is None else _frame(public, hearing_time)
         if self.archive is not None:
             self.archive.put_audio(frame)
         if self.public is not None:
-            self.public.put_audio(frame)
+            self.public.put_audio(public_frame)
+        if self.public_archive is not None:
+            self.public_archive.put_audio(public_frame)
 
     async def update(self, hearing: Hearing) -> None:
         async with self._lock:
@@ -136,6 +143,25 @@ class HearingRecording:
         self.archive_path = path
         self.archive = Pump.for_archive(writer, self.room.fps)
         await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
+        if self.hearing.broadcastable:
+            await self._start_public_archive()
+
+    async def _start_public_archive(self) -> None:
+        public_dir = self.dir / "public"
+
+        def prepare() -> Path:
+            public_dir.mkdir(parents=True, exist_ok=True)
+            return next_part_path(public_dir)
+
+        path = await asyncio.to_thread(prepare)
+        parts = list(self.hearing.extra.get("public_parts", []))
+        parts.append({"path": str(path), "started_at": self.room.hearing_time()})
+        self.hearing = await self.court.update_extra(self.hearing.id, public_parts=parts)
+        writer = await asyncio.to_thread(
+            ArchiveWriter, path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
+            metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id, "picture": "public"},
+        )
+        self.public_archive = Pump.for_archive(writer, self.room.fps)
 
     async def _start_public(self) -> None:
         config = self.court.config
@@ -186,13 +212,15 @@ class HearingRecording:
         """Finalise the archive and end the live stream; the archive parts become the
         hearing's record files (the replay, if any, is added by `build_replay`)."""
         self.closing = True
-        archive, public = self.archive, self.public
-        self.archive = self.public = None
-        if archive is not None:
+        archive, public, public_archive = self.archive, self.public, self.public_archive
+        self.archive = self.public = self.public_archive = None
+        for pump in (archive, public_archive):
+            if pump is None:
+                continue
             try:
-                await asyncio.to_thread(archive.close, 30.0)
+                await asyncio.to_thread(pump.close, 30.0)
             except Exception:  # noqa: BLE001 - what was written stays playable; say so and go on
-                log.exception("closing the archive failed")
+                log.exception("closing an archive failed")
         if public is not None:
             try:
                 await asyncio.to_thread(public.close, 30.0)
@@ -222,9 +250,9 @@ class HearingRecording:
         await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
         await self.court.record_event(hearing.id, "recording.finished", "system", files=len(files))
 
-    async def _describe_parts(self, hearing: Hearing) -> list[dict[str, Any]]:
+    async def _describe_parts(self, hearing: Hearing, key: str = "archive_parts") -> list[dict[str, Any]]:
         out = []
-        for part in hearing.extra.get("archive_parts", []):
+        for part in hearing.extra.get(key, []):
             info = await asyncio.to_thread(describe_archive, Path(part["path"]), float(part.get("started_at", 0.0)))
             if info is not None:
                 out.append({"kind": "archive", **info})
@@ -238,7 +266,11 @@ class HearingRecording:
         on_air = on_air_intervals(events, end)
         out = self.dir / "replay"
         await asyncio.to_thread(shutil.rmtree, out, True)  # a replay built again starts clean
-        records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in parts]
+        # Cut from the public picture's own record (screened, disguised); a hearing recorded
+        # before it existed falls back to the archive.
+        public_parts = await self._describe_parts(hearing, "public_parts")
+        source = public_parts or parts
+        records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in source]
         replay = await asyncio.to_thread(build_replay, records, on_air, out)
         segments = await self._transcript(hearing)
         cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in segments]
@@ -314,6 +346,14 @@ def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:
         "duration": duration,
         "start_hearing_time": start if start is not None else started_at,
     }
+
+
+def _frame(samples: np.ndarray, hearing_time: float) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = 48000
+    frame.pts = int(round(hearing_time * 48000))
+    frame.time_base = AUDIO_TB
+    return frame
 
 
 def _public_file(f: dict[str, Any]) -> dict[str, Any]:
