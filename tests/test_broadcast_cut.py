@@ -166,3 +166,40 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
     assert all("purple" not in s["text"].lower() for s in transcript)
     public_captions = (await api.request("GET", f"/public/hearings/{hid}/replay/captions.vtt", None)).text
     assert public_captions == vtt
+
+
+async def test_a_restart_keeps_every_protection_and_cut(server_factory, api_factory):
+    """Protections and cuts live in the store: after a restart the defendant still reads a role
+    label, and the public stretches still end where the dump button cut them."""
+    from courtroom.disclosure import on_air_intervals
+    from courtroom.events import Event
+
+    server = await server_factory("--broadcast-delay", str(DELAY))
+    api = api_factory(server)
+    hearing, (judge_p, defendant_p, witness_p) = await api.hearing_with(
+        ("judge", "王法官"), ("defendant", "李四"), ("witness", "钱保护"), public=True)
+    hid, jt = hearing["id"], judge_p["token"]
+    for action in ("open", "start"):
+        assert (await api.act(hid, action, token=jt)).status == 200
+    assert (await api.act(hid, "admit", token=jt, participant=defendant_p)).status == 200
+    assert (await api.act(hid, "call_witness", token=jt, participant=witness_p)).status == 200
+    r = await api.act(hid, "protect", token=jt, participant=witness_p, screened_from=[defendant_p["id"]])
+    assert r.status == 200, r.text
+    assert (await api.act(hid, "broadcast_on", token=jt)).status == 200
+    await asyncio.sleep(1.0)
+    off = (await api.act(hid, "broadcast_off", token=jt)).json["events"][0]
+    assert off["data"]["cut_from"] == round(off["data"]["acted_at"] - DELAY, 3)
+
+    def stretches(events: list[dict]) -> list[tuple[float, float]]:
+        return on_air_intervals([Event(hid, e["kind"], e["actor"], e["subject"], e["data"], e["hearing_time"]) for e in events], 1e9)
+
+    before = stretches(await api.events(hid))
+    assert before == []  # pressed 1 s after going on air with an 8 s delay: the public saw nothing
+    await server.restart()
+    assert stretches(await api.events(hid)) == before
+    seen = {p["id"]: p for p in (await api.get_hearing(hid, token=defendant_p["token"])).json["participants"]}
+    assert seen[witness_p["id"]]["name"] != "钱保护" and "screened_from" not in seen[witness_p["id"]]
+    court = {p["id"]: p for p in (await api.get_hearing(hid)).json["participants"]}
+    assert court[witness_p["id"]]["protected"] and court[witness_p["id"]]["screened_from"] == [defendant_p["id"]]
+    captions = (await api.request("GET", f"/public/hearings/{hid}/live/captions.json", None)).json
+    assert captions["segments"] == []

@@ -211,3 +211,37 @@ async def test_protected_witness_is_screened_and_disguised_everywhere(server_fac
     assert wer(SENTENCE, replay_words) < 0.5, replay_words
     assert wer(SENTENCE, best_reading(archive_voice)) < 0.5
     assert set(words_of(SENTENCE)) & set(words_of(replay_words))
+
+
+async def test_the_console_protect_dialog_picks_whom_to_screen_from(server_factory, api_factory):
+    """The judge presses Protect on the witness in a real Chromium, ticks the defendant, and
+    the server screens the witness from the defendant only."""
+    from tests.browser_helpers import chromium, enter_check, open_page, wait_screen
+
+    server = await server_factory("--ice-address", "127.0.0.1", "--video-size", "320x180")
+    api = api_factory(server)
+    hearing, (judge_p, plaintiff_p, defendant_p, witness_p) = await api.hearing_with(
+        ("judge", "王法官"), ("plaintiff", "张三"), ("defendant", "李四"), ("witness", "钱保护"))
+    hid = hearing["id"]
+    async with chromium() as browser:
+        _, console, watch = await open_page(browser, judge_p["join_url"], "judge", viewport={"width": 1440, "height": 900})
+        await enter_check(console)
+        await wait_screen(console, "screen-console")
+        row = console.locator(f"#console-people li[data-id='{witness_p['id']}']")
+        await row.locator("button[data-action=protect]").click()
+        dialog = console.locator("dialog.protect-dialog")
+        await dialog.wait_for(timeout=10000)
+        names = await dialog.locator("label").all_inner_texts()
+        assert any("李四" in n for n in names) and not any("王法官" in n or "钱保护" in n for n in names), names
+        await dialog.locator(f"input[value='{defendant_p['id']}']").check()
+        await dialog.locator(".protect-ok").click()
+        await row.locator("button[data-action=unprotect]").wait_for(timeout=10000)
+        watch.assert_clean()
+    people = {p["id"]: p for p in (await api.get_hearing(hid)).json["participants"]}
+    assert people[witness_p["id"]]["protected"] is True
+    assert people[witness_p["id"]]["screened_from"] == [defendant_p["id"]]
+    # The screened defendant reads a role label; the plaintiff, not screened, the name.
+    as_defendant = {p["id"]: p for p in (await api.get_hearing(hid, token=defendant_p["token"])).json["participants"]}
+    as_plaintiff = {p["id"]: p for p in (await api.get_hearing(hid, token=plaintiff_p["token"])).json["participants"]}
+    assert witness_p["id"] not in as_defendant or as_defendant[witness_p["id"]]["name"] != "钱保护"
+    assert witness_p["id"] not in as_plaintiff or "screened_from" not in as_plaintiff[witness_p["id"]]
