@@ -189,8 +189,12 @@ class Hub:
             if not transcript:
                 session.send(message)
                 continue
+            viewer = Viewer.of(session.participant)
             if rule is None:
-                continue  # no rule yet: nobody has connected through a change; send nothing
-            shown = rule.segment(Viewer.of(session.participant), message["segment"])
+                # No change has reached this hearing's sockets yet: only the court reads on.
+                if viewer.officer:
+                    session.send(message)
+                continue
+            shown = rule.segment(viewer, message["segment"])
             if shown is not None:
                 session.send({**message, "segment": shown})
