@@ -203,3 +203,28 @@ async def test_a_restart_keeps_every_protection_and_cut(server_factory, api_fact
     assert court[witness_p["id"]]["protected"] and court[witness_p["id"]]["screened_from"] == [defendant_p["id"]]
     captions = (await api.request("GET", f"/public/hearings/{hid}/live/captions.json", None)).json
     assert captions["segments"] == []
+
+
+def test_the_delay_line_cut_keeps_what_was_let_out_and_dumps_the_rest():
+    from fractions import Fraction
+
+    from recorder.delay import DelayLine
+
+    now = [0.0]
+    line = DelayLine(5.0, 10, clock=lambda: now[0])
+
+    def frame(t: float) -> av.AudioFrame:
+        f = av.AudioFrame.from_ndarray(np.full((1, 480), 1000, dtype=np.int16), format="s16", layout="mono")
+        f.sample_rate, f.pts, f.time_base = RATE, int(t * RATE), Fraction(1, RATE)
+        return f
+
+    for i in range(100):  # 10 s of hearing, one frame per 0.1 s, entering in real time
+        now[0] = i / 10
+        line.put_audio(frame(i / 10))
+    now[0] = 12.0
+    out = line.pop_due(now=10.0)  # what had left by 10 s: hearing times up to 5 s
+    assert out and all(np.abs(o.payload.to_ndarray()).max() > 0 for o in out)
+    assert line.cut(3.0) > 5.0  # asked to cut from 3 s: what left by then stays, the rest goes
+    rest = line.drain()
+    assert rest and all(np.abs(o.payload.to_ndarray()).max() == 0 for o in rest)
+    assert not line.on_air and line.cuts and line.cuts[0] > 5.0
