@@ -623,5 +623,9 @@ async def list_views(request: web.Request) -> web.Response:
     _require_sees(actor, hearing)
     exhibit = await service.get(hearing.id, request.match_info["exhibit_id"])
     events = [e for e in await service.court.events(hearing.id) if e.kind == "evidence.view" and e.subject == exhibit.id]
-    people = {p.id: p for p in await service.court.participants(hearing.id)}
+    from courtroom.disclosure import Disclosure, Viewer
+
+    # Whoever is screened from the caller is named by role (the disclosure rule).
+    rule = Disclosure(hearing, await service.court.participants(hearing.id))
+    people = {p.id: p for p in rule.record_people(Viewer.of(actor.participant))}
     return web.json_response({"exhibit": exhibit.id, "label": exhibit.label, "views": [_view_dict(e, people) for e in events]})
