@@ -115,6 +115,11 @@ class HearingRecording:
             await self._start_archive()
         if hearing.broadcastable and hearing.ever_broadcast and self.public is None and hearing.state is not HearingState.CLOSED:
             await self._start_public()
+        # The public picture's own record, from which the replay is cut: only once the hearing
+        # has been on air (there is nothing to replay before).
+        if (hearing.broadcastable and hearing.ever_broadcast and self.public_archive is None
+                and self.archive is not None and hearing.state in RECORDING):
+            await self._start_public_archive()
         if self.public_line is not None:
             self.public_line.set_on_air(hearing.broadcast and hearing.state is HearingState.IN_SESSION)
 
@@ -143,8 +148,6 @@ class HearingRecording:
         self.archive_path = path
         self.archive = Pump.for_archive(writer, self.room.fps)
         await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
-        if self.hearing.broadcastable:
-            await self._start_public_archive()
 
     async def _start_public_archive(self) -> None:
         public_dir = self.dir / "public"

