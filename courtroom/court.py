@@ -123,6 +123,9 @@ class Court:
         # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
         # hearing time from which the cutter did cut (later when it had already let more out).
         self.broadcast_cutters: list[Callable[[str, float], float | None]] = []
+        # Awaited after the commit and before the answer (unlike the listeners' effects): the
+        # record's finishing step is stored before anyone can be told the hearing has closed.
+        self.before_answer: list[Callable[[Change], Awaitable[None]]] = []
 
     # listeners
     def add_listener(self, listener: Listener) -> None:
@@ -367,6 +370,8 @@ class Court:
             await self.db.run(self.store.commit_change, hearing, changed, events)
             people = await self.participants(hearing_id)
         change = Change(hearing, people, events, action, subject, data)
+        for hook in list(self.before_answer):
+            await hook(change)
         await self._notify(change)
         return change
 

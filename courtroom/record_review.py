@@ -202,6 +202,8 @@ class RecordReview:
     async def recover(self) -> None:
         """At start-up: a record left *finishing* by a crash is offered now; the audio that was
         waiting for the recognizers at close is named in it as not transcribed."""
+        for hearing_id in await self.court.db.run(rv.closed_without_record, self._conn):
+            await self.offer(hearing_id, [], "")
         hearing_ids = await self.court.db.run(rv.in_state, self._conn, RecordState.FINISHING)
         for hearing_id in hearing_ids:
             info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)

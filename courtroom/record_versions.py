@@ -100,6 +100,15 @@ def in_state(conn: sqlite3.Connection, state: RecordState) -> list[str]:
     return [r["hearing_id"] for r in conn.execute("SELECT hearing_id FROM records WHERE state = ?", (state.value,))]
 
 
+def closed_without_record(conn: sqlite3.Connection) -> list[str]:
+    """Closed hearings whose record never started its lifecycle (closed before it existed, or a
+    crash between the close and the finishing step)."""
+    rows = conn.execute(
+        "SELECT id FROM hearings WHERE state = 'closed' AND id NOT IN (SELECT hearing_id FROM records)"
+    ).fetchall()
+    return [r["id"] for r in rows]
+
+
 def _version(r: sqlite3.Row) -> RecordVersion:
     return RecordVersion(r["hearing_id"], r["number"], r["sha256"], r["text"], r["author"], r["reason"], r["created_at"])
 

@@ -49,7 +49,7 @@ async def _wire(app: web.Application) -> None:
         for session in list(hub.sessions.get(hearing_id, {}).values()):
             session.send(message)
 
-    pod.court.add_listener(on_change)
+    pod.court.before_answer.append(on_change)
     pod.services["attendance"] = AttendanceWatch(pod.court)
     review.on_change.append(pushed)
     PodSigner.open(pod.config.data_dir)  # created at first start, beside admin.key and secret.key
