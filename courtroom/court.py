@@ -22,6 +22,7 @@ from .config import Config
 from .database import Database
 from .events import Event
 from .hearing import Hearing
+from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
 from .participants import (
     SEATED_ON_JOIN,
     LifecycleError,
@@ -70,6 +71,9 @@ class Change:
 
 
 Listener = Callable[[Change], Awaitable[None] | None]
+# Asked before a participant is let in (admit, call_witness); raises ActionRefused to refuse.
+AdmissionCheck = Callable[[Hearing, "Participant"], Awaitable[None]]
+ADMITTING = frozenset({"admit", "call_witness"})
 
 
 def clean_text(value: object, field_name: str, max_len: int, required: bool = True, exact: bool = False) -> str:
@@ -102,6 +106,7 @@ class Court:
         self._connected: dict[str, set[str]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
+        self._admission_checks: list[AdmissionCheck] = []
 
     # listeners
     def add_listener(self, listener: Listener) -> None:
@@ -110,6 +115,10 @@ class Court:
     def add_event_listener(self, listener: Callable[[Event], None]) -> None:
         """Told of events that change no state (`record_event`): evidence, confirmations, ..."""
         self._event_listeners.append(listener)
+
+    def add_admission_check(self, check: AdmissionCheck) -> None:
+        """Asked before anyone is admitted (the identity check: signaling/identity_api.py)."""
+        self._admission_checks.append(check)
 
     async def _notify(self, change: Change) -> None:
         for listener in list(self._listeners):
@@ -220,6 +229,10 @@ class Court:
                 raise InvalidInput("invalid_field", "only an agent names a side")
             if role is Role.MEDIATOR and hearing.procedure is not ProcedureKind.MEDIATION:
                 raise InvalidInput("invalid_role", "a mediator sits only in a mediation")
+            try:
+                registered = parse_registered(body.get("identity"), name)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
             existing = await self.db.run(self.store.list_participants, hearing_id)
             if len(existing) >= self.config.max_participants * 4:
                 raise ActionRefused(409, "too_many_participants", "this hearing has too many participants")
@@ -237,6 +250,8 @@ class Court:
 
             def write() -> None:
                 self.store.add_participant(participant)
+                if registered is not None:
+                    IdentityStore(self.db.conn).register(hearing_id, participant.id, registered)
                 self.store.append_event(event)
 
             await self.db.run(write)
@@ -324,6 +339,9 @@ class Court:
                 subject = by_id.get(target_id)
                 if subject is None:
                     raise NotFound(f"no participant {target_id} in this hearing")
+            if action in ADMITTING and subject is not None:
+                for check in list(self._admission_checks):
+                    await check(hearing, subject)
             changed: list[Participant] = []
             events: list[Event] = []
             try:
@@ -403,6 +421,11 @@ class Court:
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []
+        elif action == "verify_identity":
+            try:
+                extra = verdict(data)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
         changed.append(p)
         events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
 
