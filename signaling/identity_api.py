@@ -231,7 +231,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(base + "/check-in", check_in)
     app.router.add_get(base + "/identity", list_identity)
     app.router.add_post(base + "/identity/device", device)
-    app.router.add_get(base + "/identity/{participant_id}/{which:snapshot|document}", image)
+    app.router.add_get(base + "/identity/{participant_id}/snapshot", image)
+    app.router.add_get(base + "/identity/{participant_id}/document", image)
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:
@@ -342,9 +343,9 @@ async def list_identity(request: web.Request) -> web.Response:
 
 async def image(request: web.Request) -> web.Response:
     service, _, hearing_id = await _officer(request)
+    which = request.path.rsplit("/", 1)[1]
     status = await service.status(hearing_id, request.match_info["participant_id"])
     check = status.check
-    which = request.match_info["which"]
     sha = None if check is None else (check.snapshot_sha256 if which == "snapshot" else check.document_sha256)
     if check is None or sha is None:
         raise ApiError(404, "not_found", f"no {which} for this participant")
