@@ -333,7 +333,16 @@ async def _read_parts(request: web.Request, limit: int) -> dict[str, bytes]:
 
 
 async def list_identity(request: web.Request) -> web.Response:
-    service, _, hearing_id = await _officer(request)
+    pod = pod_of(request)
+    hearing_id = request.match_info["hearing_id"]
+    actor = await caller(request, pod.court, pod.admin_key)
+    require_hearing(actor, hearing_id)
+    service = request.app[IDENTITY]
+    if actor.participant is not None and actor.role not in _OFFICER_ROLES:
+        # A participant sees only its own state: no scores, no images, nobody else.
+        own = await service.status(hearing_id, actor.participant.id)
+        return web.json_response({"you": own.own_dict()}, headers={"Cache-Control": "no-store"})
+    await pod.court.get_hearing(hearing_id)
     statuses = await service.statuses(hearing_id)
     return web.json_response({
         "participants": [s.to_dict() for s in statuses],

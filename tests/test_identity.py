@@ -112,9 +112,14 @@ async def test_identity_at_join(server_factory: Any, api_factory: Any) -> None:
             assert resp.status == 200 and await resp.read() == snapshot
             assert "no-store" in resp.headers["Cache-Control"]
         for token in (plaintiff["token"], defendant["token"], witness["token"], None):
-            for path in (f"/identity/{plaintiff['id']}/snapshot", f"/identity/{plaintiff['id']}/document", "/identity"):
+            for path in (f"/identity/{plaintiff['id']}/snapshot", f"/identity/{plaintiff['id']}/document"):
                 r = await api.request("GET", f"/api/hearings/{hid}{path}", token)
                 assert r.status in (401, 403), (path, r.status)
+        # A party asking for the list gets its own state only.
+        r = await api.request("GET", f"/api/hearings/{hid}/identity", defendant["token"])
+        assert r.status == 200 and set(r.json) == {"you"} and r.json["you"]["state"] == "not_checked_in"
+        assert "Grace" not in r.text and "123X" not in r.text
+        assert (await api.request("GET", f"/api/hearings/{hid}/identity", None)).status == 401
         assert (await api.request("GET", f"/api/hearings/{hid}/identity/{witness['id']}/snapshot", judge["token"])).status == 404
         assert (await api.request("GET", f"/public/hearings/{hid}", None)).text.find("identity") == -1
         verified = await api.request("GET", f"/public/verify?sha256={hashlib.sha256(snapshot).hexdigest()}", None)

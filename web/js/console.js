@@ -10,6 +10,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { IdentityDesk } from './identity.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -187,6 +188,10 @@ async function enter() {
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupUi();
+  page.identity = new IdentityDesk({
+    hearingId: page.hearingId, token: page.token, session, may, people: () => (page.hearing ? page.hearing.participants : []),
+    onChange: () => { if (page.state) renderPeople(); },
+  });
   showScreen('screen-console');
   session.start();
   loadEvents();
@@ -317,6 +322,7 @@ function renderPeople() {
       el('div', { class: 'badges' }, participantBadges(p)),
       actions.length ? el('div', { class: 'person-actions' }, actions) : null));
   }
+  if (page.identity) page.identity.decorate(list); // identity.js: pictures, check and verdict
   const all = $('#admit-all');
   all.disabled = !waiting || !may('admit');
   all.textContent = waiting ? t('console.admit_all_n', { n: waiting }) : t('console.admit_all');

@@ -7,6 +7,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { partyIdentity } from './identity.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -159,6 +160,9 @@ async function swapTracks(stream) {
 async function enter() {
   $('#enter-button').disabled = true;
   if (page.devices) await page.devices.pending; // the camera may still be opening
+  // Identity check-in (identity.js): after the device check, before the waiting room.
+  page.identity = partyIdentity(page, { back: () => { if (page.state) decideScreen(); } });
+  await page.identity.before();
   const session = new HearingSession({
     hearingId: page.hearingId,
     token: page.token,
@@ -166,6 +170,7 @@ async function enter() {
     publish: publishes(),
   });
   page.session = session;
+  page.identity.watch(session);
   session.addEventListener('status', (e) => onStatus(e.detail.status));
   session.addEventListener('state', (e) => onState(e.detail));
   session.addEventListener('remotestream', (e) => onRemote(e.detail.stream));
@@ -252,6 +257,7 @@ function onState(message) {
 }
 
 function decideScreen() {
+  if (page.identity && page.identity.active) return; // the check-in screen stays until sent
   const { hearing, you, receives_media: receives } = page.state;
   const witness = you.role === 'witness';
   if (hearing.state === 'closed') {
