@@ -117,7 +117,7 @@ async def test_identity_at_join(server_factory: Any, api_factory: Any) -> None:
                 assert r.status in (401, 403), (path, r.status)
         # A party asking for the list gets its own state only.
         r = await api.request("GET", f"/api/hearings/{hid}/identity", defendant["token"])
-        assert r.status == 200 and set(r.json) == {"you"} and r.json["you"]["state"] == "not_checked_in"
+        assert r.status == 200 and set(r.json) == {"you"} and r.json["you"]["state"] == "checked_in"
         assert "Grace" not in r.text and "123X" not in r.text
         assert (await api.request("GET", f"/api/hearings/{hid}/identity", None)).status == 401
         assert (await api.request("GET", f"/api/hearings/{hid}/identity/{witness['id']}/snapshot", judge["token"])).status == 404
