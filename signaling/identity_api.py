@@ -227,12 +227,23 @@ def add_routes(app: web.Application) -> None:
     service.pod.court.add_listener(service.on_change)
     service.pod.court.add_admission_check(service.admission_check)
     app.cleanup_ctx.append(_retention)
+    app.on_startup.append(_join_the_record)
     base = "/api/hearings/{hearing_id}"
     app.router.add_post(base + "/check-in", check_in)
     app.router.add_get(base + "/identity", list_identity)
     app.router.add_post(base + "/identity/device", device)
     app.router.add_get(base + "/identity/{participant_id}/snapshot", image)
     app.router.add_get(base + "/identity/{participant_id}/document", image)
+
+
+async def _join_the_record(app: web.Application) -> None:
+    """Verdicts and re-check requests become lines of the hearing record (庭审笔录)."""
+    from courtroom.identity_record import identity_note_source
+
+    from .transcript_api import TRANSCRIPT
+
+    court = app[POD].court
+    app[TRANSCRIPT].note_sources.append(lambda hearing_id: identity_note_source(court, hearing_id))
 
 
 async def _retention(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,8 @@ import asyncio
 import hashlib
 import io
 import json
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import aiohttp
 from PIL import Image
 
 from tests import face_images as fi
-from tests.conftest import Api, assert_error
+from tests.conftest import Api, assert_error, courtroom_command
 
 ID_NUMBER = "11010119900307123X"
 
@@ -176,6 +178,26 @@ async def test_identity_at_join(server_factory: Any, api_factory: Any) -> None:
     assert kinds.count("identity.check_in_refused") == 5 and kinds.count("identity.check_in") == 5
     d = await identity_of(api, hid, defendant["id"])
     assert d["problem"] == "" and d["check"]["result"]["reasons"] == ["several_faces"]
+
+    # On the record: who verified whom, and when; no picture, score or number in any output.
+    assert (await api.act(hid, "close", judge["token"])).status == 200
+    record = (await api.request("GET", f"/api/hearings/{hid}/transcript?format=txt", judge["token"])).text
+    assert "身份核验：" in record
+    assert re.search(r"原告Grace Hopper：身份已核验（核验人：审判长王法官，\d{4}年\d+月\d+日 \d\d:\d\d:\d\d）", record), record
+    assert "被告Eileen Collins：身份未通过核验（核验人：书记员赵书记员" in record
+    assert "（书记员赵书记员核验被告Eileen Collins的身份：未通过，理由：证件照片与本人不符）" in record
+    assert "（审判长王法官要求原告Grace Hopper重新核验身份）" in record
+    outputs = [record, (await api.request("GET", f"/api/hearings/{hid}/transcript?format=json", judge["token"])).text,
+               (await api.request("GET", f"/public/hearings/{hid}", None)).text]
+    for text in outputs:
+        assert "123X" not in text and hashlib.sha256(snapshot).hexdigest() not in text and "distance" not in text
+    bundle = Path(server.data_dir).parent / "bundle"
+    done = await asyncio.to_thread(subprocess.run, [*courtroom_command(), "hearing", "export", hid, "--data", str(server.data_dir),
+                                   "--out", str(bundle)], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert not [f for f in manifest["files"] if f["path"].startswith("identity") or f["sha256"] == hashlib.sha256(snapshot).hexdigest()]
+    assert "身份核验：" in (bundle / "transcript" / "record-canonical.txt").read_text()
 
     # Nothing of the ID number past its last four, anywhere the pod writes.
     assert server.alive
