@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from .config import Config
 
@@ -18,11 +19,12 @@ DEMO_HEARING = {
     "procedure": "simple",
     "public": True,
 }
-DEMO_PEOPLE = [
+DEMO_PEOPLE: list[dict[str, Any]] = [
     {"role": "judge", "name": "王法官"},
     {"role": "clerk", "name": "赵书记员"},
-    {"role": "plaintiff", "name": "张三"},
-    {"role": "defendant", "name": "李四"},
+    # Registered identities: the parties check in and are verified before admission (docs/identity.md).
+    {"role": "plaintiff", "name": "张三", "identity": {"id_type": "resident_id", "id_last4": "0013"}},
+    {"role": "defendant", "name": "李四", "identity": {"id_type": "resident_id", "id_last4": "0024"}},
     {"role": "witness", "name": "陈五"},
 ]
 
