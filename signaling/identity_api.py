@@ -61,6 +61,7 @@ class IdentityService:
         self.checker = FaceChecker(pod.config.face_model_dir, pod.config.face_check)
         self._loading: asyncio.Task[None] | None = None
         self.locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def config(self) -> Any:
@@ -111,12 +112,18 @@ class IdentityService:
             elif session.id in statuses:
                 session.send({"type": "identity", "you": statuses[session.id].own_dict()})
 
-    async def on_change(self, change: Change) -> None:
+    def on_change(self, change: Change) -> None:
+        # In a task of its own: the hub's state messages and the media room are not held up.
         if change.action in _PUSHED_ON:
-            try:
-                await self.push(change.hearing.id)
-            except Exception:  # noqa: BLE001 - telling is best effort; the state is stored
-                log.exception("pushing identity status failed")
+            task = asyncio.get_running_loop().create_task(self._push_later(change.hearing.id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _push_later(self, hearing_id: str) -> None:
+        try:
+            await self.push(hearing_id)
+        except Exception:  # noqa: BLE001 - telling is best effort; the state is stored
+            log.exception("pushing identity status failed")
 
     # -- check-in -------------------------------------------------------------------------------
     async def check_in(
