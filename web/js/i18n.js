@@ -81,8 +81,3 @@ export function initI18n() {
     onLanguage(update);
   }
 }
-
-/** More texts from a feature's own file ({zh: {...}, en: {...}}), so features keep their strings apart. */
-export function addStrings(more) {
-  for (const [code, texts] of Object.entries(more)) if (DICTS[code]) Object.assign(DICTS[code], texts);
-}

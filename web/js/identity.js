@@ -12,10 +12,7 @@
 
 import { $, el, clear, showScreen, toast, wallTime } from './util.js';
 import { api, blobUrl } from './api.js';
-import { t, tMaybe, addStrings, roleName } from './i18n.js';
-import strings from '../i18n/identity.js';
-
-addStrings(strings);
+import { t, tMaybe, roleName } from './i18n.js';
 
 const DEVICE_KEY = 'courtroom.device';
 
