@@ -228,6 +228,10 @@ async def test_a_face_model_that_does_not_load_and_the_retention_period(server_f
     assert listed["face_check"]["available"] is False
     folder = Path(server.data_dir) / "identity" / hid
     assert len(list(folder.iterdir())) == 1
+    # The status is derived from what is stored: a restart keeps it.
+    await server.restart()
+    s = await identity_of(api, hid, plaintiff["id"], judge["token"])
+    assert s["checks"] == 1 and s["check"]["result"]["available"] is False
     for _ in range(40):  # retention 3 s; the sweep runs every 0.75 s
         await asyncio.sleep(0.25)
         if not list(folder.iterdir()):
