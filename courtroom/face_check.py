@@ -117,9 +117,10 @@ class FaceModel:
         self.recognizer = dlib.face_recognition_model_v1(str(recognizer))
         self._rect = dlib.rectangle
 
-    def faces(self, image: np.ndarray) -> list[Face]:
-        # Upsample once: faces down to about 40 pixels are found (an ID photo is small).
-        rects, scores, kinds = self.detector.run(image, 1, 0.0)
+    def faces(self, image: np.ndarray, upsample: int = 1) -> list[Face]:
+        # Upsampled once, faces down to about 40 pixels are found (a second person far behind);
+        # without, from about 80 pixels, four times faster.
+        rects, scores, kinds = self.detector.run(image, upsample, 0.0)
         return [
             Face(r.left(), r.top(), r.width(), r.height(), round(float(s), 3), int(k) in _FRONTAL)
             for r, s, k in zip(rects, scores, kinds, strict=True)
@@ -150,7 +151,8 @@ def check_images(model: FaceModel, snapshot: np.ndarray, document: np.ndarray | 
         if face.width < MIN_FACE_PIXELS or face.width < MIN_FACE_FRACTION * short:
             result.reasons.append("face_too_small")
     if document is not None:
-        doc_faces = model.faces(document)
+        # An ID photo page is searched as it is first; only when no face shows, at twice the size.
+        doc_faces = model.faces(document, 0) or model.faces(document, 1)
         result.document_faces = len(doc_faces)
         if not doc_faces:
             result.reasons.append("no_face_on_document")

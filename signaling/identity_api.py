@@ -49,6 +49,7 @@ log = logging.getLogger("courtroom.identity")
 
 _OFFICER_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 _RETRY = frozenset({"no_face", "several_faces", "not_frontal", "face_too_small", "no_face_on_document"})
+MAX_CHECK_INS = 20  # per participant and hearing: storage stays bounded
 _PUSHED_ON = frozenset({"connect", "invite", "admit", "verify_identity", "recheck_identity", "remove"})
 
 
@@ -299,6 +300,9 @@ async def _officer(request: web.Request) -> tuple[IdentityService, Actor, str]:
 
 async def check_in(request: web.Request) -> web.Response:
     service, hearing, p = await _participant(request)
+    status = await service.status(hearing.id, p.id)
+    if status.checks >= MAX_CHECK_INS:
+        raise ApiError(409, "too_many_check_ins", f"at most {MAX_CHECK_INS} check-ins per participant: the court verifies by hand")
     try:
         parts = await _read_parts(request, service.config.identity_max_bytes)
         if not parts.get("snapshot"):

@@ -41,7 +41,7 @@ def test_the_same_person_matches_across_crops_scales_and_reencodes(model: FaceMo
         variants = [
             np.ascontiguousarray(original[max(0, top - 20):bottom + 60, max(0, left - 30):right + 30]),  # a crop
             fi.scaled(original, 0.6),
-            fi.scaled(original, 1.5),
+            fi.scaled(original, 1.25),
             fi.reencoded(original, 35),
             fi.reencoded(fi.scaled(original, 0.75), 50),
         ]
@@ -114,7 +114,7 @@ async def test_the_checker_loads_once_and_a_broken_model_is_not_available(tmp_pa
     await checker.load()
     assert checker.available
     times = []
-    for _ in range(3):
+    for _ in range(2):
         started = time.perf_counter()
         result = await checker.check(decode(fi.jpeg(fi.grace_hopper())), decode(fi.jpeg(fi.id_card(fi.grace_hopper(), fi.GRACE_HEAD))))
         times.append(time.perf_counter() - started)
