@@ -3,8 +3,10 @@ JPEG re-encodes; different people apart; a cat has no face; bad pictures refused
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +26,18 @@ from tests import face_images as fi
 
 
 @pytest.fixture(scope="module")
-def model() -> FaceModel:
-    return FaceModel(None)
+def checker() -> Iterator[FaceChecker]:
+    """The pod's checker, its model loaded once for the module (on its own thread)."""
+    checker = FaceChecker(None)
+    asyncio.run(checker.load())
+    yield checker
+    checker.close()
+
+
+@pytest.fixture(scope="module")
+def model(checker: FaceChecker) -> FaceModel:
+    assert checker._model is not None, checker.error
+    return checker._model
 
 
 def _descriptor(model: FaceModel, image: np.ndarray) -> np.ndarray:
@@ -103,16 +115,21 @@ def test_pictures_that_are_not_pictures_or_are_huge_are_refused() -> None:
     assert max(big.shape[:2]) <= 1024  # scaled down before the check
 
 
-async def test_the_checker_loads_once_and_a_broken_model_is_not_available(tmp_path: Path) -> None:
+async def test_the_checker_loads_once_and_a_broken_model_is_not_available(checker: FaceChecker, tmp_path: Path) -> None:
     broken = FaceChecker(tmp_path)  # no model files there
     await broken.load()
     result = await broken.check(fi.astronaut(), None)
     assert not broken.available and not result.available and "not available" in result.message
     broken.close()
+    off = FaceChecker(None, enabled=False)
+    await off.load()
+    assert not (await off.check(fi.astronaut(), None)).available and "configuration" in off.error
+    off.close()
 
-    checker = FaceChecker(None)
-    await checker.load()
     assert checker.available
+    loaded = checker._model
+    await checker.load()  # once: a second call keeps the same model
+    assert checker._model is loaded
     times = []
     for _ in range(2):
         started = time.perf_counter()
@@ -121,4 +138,3 @@ async def test_the_checker_loads_once_and_a_broken_model_is_not_available(tmp_pa
         assert result.ok and result.match
     print(f"\nface model: load {checker.load_seconds:.2f} s, memory +{checker.memory_bytes / 2**20:.0f} MiB peak RSS; "
           f"check with ID image: {min(times) * 1000:.0f}-{max(times) * 1000:.0f} ms")
-    checker.close()
