@@ -89,13 +89,16 @@ async def test_check_in_from_the_camera_and_the_officers_decide(server_factory: 
         assert "1" in face and ("一致" in face or "same person" in face), face
         await screenshot(console, "console-identity")
 
-        # Admission waits for the verdict; then the clerk's or judge's "verified" lets them in.
+        # Admission waits for the verdict (the console holds the button back, the server refuses
+        # anyway); then the clerk's or judge's "verified" lets them in.
         person = console.locator(f"#console-people li[data-id='{plaintiff['id']}']")
-        await person.locator("button[data-action=admit]").click()
-        await asyncio.sleep(1.0)
+        assert await person.locator("button[data-action=admit]").is_disabled()
+        status, body = await api.act(hid, "admit", judge["token"], plaintiff)
+        assert status == 409 and body["error"] == "identity_not_verified"
         assert await person.get_attribute("data-state") == "waiting"
         await box.locator("button[data-action=verify_identity]").click()
         await console.wait_for_selector(f"#console-people li[data-id='{plaintiff['id']}'] .identity-box[data-state=verified]", timeout=10000)
+        assert await person.locator("button[data-action=admit]").is_enabled()
         await person.locator("button[data-action=admit]").click()
         await console.wait_for_selector(f"#console-people li[data-id='{plaintiff['id']}'][data-state=admitted]", timeout=10000)
         await wait_screen(party, "screen-hearing", timeout=20)

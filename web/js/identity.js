@@ -15,6 +15,7 @@ import { api, blobUrl } from './api.js';
 import { t, tMaybe, roleName } from './i18n.js';
 
 const DEVICE_KEY = 'courtroom.device';
+const OFFICERS = new Set(['judge', 'clerk', 'mediator']);
 
 function loadStyles() {
   if (document.querySelector('link[data-identity]')) return;
@@ -269,12 +270,22 @@ export class IdentityDesk {
     this.onChange();
   }
 
-  /** Add the identity box to each person of the console's list (`li[data-id]`). */
+  /** Add the identity box to each person of the console's list (`li[data-id]`), and hold back
+   * the admit button of whoever must be verified first (the server refuses it anyway). */
   decorate(list) {
+    const roles = new Map((this.people() || []).map((p) => [p.id, p.role]));
     for (const li of list.querySelectorAll('li[data-id]')) {
       const status = this.statuses.get(li.dataset.id);
-      if (!status || (!status.required && !status.check && !status.registered)) continue;
-      li.append(this._box(status));
+      const role = roles.get(li.dataset.id);
+      if (!status || !role || OFFICERS.has(role)) continue;
+      const box = this._box(status);
+      if (box) li.append(box);
+      if (status.required && status.state !== 'verified') {
+        for (const button of li.querySelectorAll('button[data-action=admit], button[data-action=call_witness]')) {
+          button.disabled = true;
+          button.title = t('error.identity_not_verified');
+        }
+      }
     }
   }
 
@@ -312,6 +323,15 @@ export class IdentityDesk {
   }
 
   _box(status) {
+    if (!status.required && !status.check && !status.registered && status.state === 'not_checked_in') {
+      // Nobody registered, no check-in: only the judge's "ask to check in", kept small.
+      const box = el('div', { class: 'identity-box identity-compact', dataset: { participant: status.participant, state: status.state } });
+      if (this.may('recheck_identity')) {
+        box.append(el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'recheck_identity', participant: status.participant },
+          onclick: () => this._act({ action: 'recheck_identity', participant: status.participant }) }, t('identity.recheck_button')));
+      }
+      return box.childNodes.length ? box : null;
+    }
     const box = el('div', { class: 'identity-box', dataset: { participant: status.participant, state: status.state } });
     const kind = status.state === 'verified' ? 'badge-ok' : status.state === 'not_verified' ? 'badge-warn' : 'badge-muted';
     box.append(el('div', { class: 'row wrap' },
