@@ -118,3 +118,27 @@ async def test_check_in_from_the_camera_and_the_officers_decide(server_factory: 
         assert "identity.device" in events
         party_watch.assert_clean()
         console_watch.assert_clean()
+
+
+async def test_the_clerk_registers_an_identity_at_the_desk(server_factory: Any, api_factory: Any) -> None:
+    server = await server_factory()
+    api = api_factory(server)
+    hearing = await api.create_hearing()
+    hid = hearing["id"]
+    async with chromium(fake_ui=False, fake_devices=False) as browser:
+        _, page, watch = await open_page(browser, server.url + "/clerk", "clerk", viewport={"width": 1280, "height": 900})
+        await page.fill("#api-key", api.admin_key)
+        await page.click("#key-form button[type=submit]")
+        await page.wait_for_selector(f"#docket tr[data-id='{hid}']")
+        await page.click(f"#docket tr[data-id='{hid}']")
+        await page.wait_for_selector(f"#hearing-panel[data-id='{hid}']:not([hidden])")
+        await page.fill("#participant-form [name=name]", "王五")
+        await page.select_option("#participant-form [name=id_type]", "resident_id")
+        await page.fill("#participant-form [name=id_last4]", "123x")
+        await page.click("#participant-form button[type=submit]")
+        await page.wait_for_selector("#participants .join-link")
+        assert await page.input_value("#participant-form [name=id_last4]") == ""
+        watch.assert_clean()
+    listed = (await api.request("GET", f"/api/hearings/{hid}/identity", api.admin_key)).json["participants"]
+    assert [s["registered"] for s in listed] == [{"name": "王五", "id_type": "resident_id", "id_type_zh": "居民身份证", "id_last4": "123X"}]
+    assert listed[0]["required"] is True

@@ -486,4 +486,13 @@ export default {
   'event.identity.images_deleted': 'Identity pictures deleted',
   'event.participant.verify_identity': 'Identity verdict',
   'event.participant.recheck_identity': 'Asked to check identity again',
+  'identity.no_id': 'No ID registered',
+  'identity.id_type_label': 'ID type',
+  'identity.id_last4_label': 'Last 4 of ID number',
+  'identity.id_type.resident_id': 'Resident ID card',
+  'identity.id_type.passport': 'Passport',
+  'identity.id_type.hk_macau_permit': 'Hong Kong/Macau permit',
+  'identity.id_type.taiwan_permit': 'Taiwan permit',
+  'identity.id_type.foreign_permanent_residence': 'Foreign permanent residence ID',
+  'identity.id_type.other': 'Other ID',
 };

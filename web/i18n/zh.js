@@ -486,4 +486,13 @@ export default {
   'event.identity.images_deleted': '身份核验照片已删除',
   'event.participant.verify_identity': '核验身份',
   'event.participant.recheck_identity': '要求重新核验身份',
+  'identity.no_id': '不登记证件',
+  'identity.id_type_label': '证件类型',
+  'identity.id_last4_label': '证件号后四位',
+  'identity.id_type.resident_id': '居民身份证',
+  'identity.id_type.passport': '护照',
+  'identity.id_type.hk_macau_permit': '港澳居民来往内地通行证',
+  'identity.id_type.taiwan_permit': '台湾居民来往大陆通行证',
+  'identity.id_type.foreign_permanent_residence': '外国人永久居留身份证',
+  'identity.id_type.other': '其他证件',
 };

@@ -383,3 +383,32 @@ export class IdentityDesk {
     if (!reply.ok) toast(tMaybe(`error.${reply.error}`) || reply.message, 'error', 6000);
   }
 }
+
+// --- the clerk's desk --------------------------------------------------------------------------
+
+const ID_TYPES = ['resident_id', 'passport', 'hk_macau_permit', 'taiwan_permit', 'foreign_permanent_residence', 'other'];
+
+/** Add "ID type" and "last four of the ID number" to the desk's participant form. */
+export function identityFields(form) {
+  if (!form || form.querySelector('[name=id_type]')) return;
+  // data-i18n: the page's language switch translates these too.
+  const type = el('select', { name: 'id_type' }, el('option', { value: '', 'data-i18n': 'identity.no_id' }, t('identity.no_id')),
+    ID_TYPES.map((id) => el('option', { value: id, 'data-i18n': `identity.id_type.${id}` }, t(`identity.id_type.${id}`))));
+  const last4 = el('input', { type: 'text', name: 'id_last4', maxlength: '4', pattern: '[0-9A-Za-z]{4}', autocomplete: 'off', size: '5' });
+  const submit = form.querySelector('button[type=submit]');
+  form.insertBefore(el('label', { class: 'field' }, el('span', { 'data-i18n': 'identity.id_type_label' }, t('identity.id_type_label')), type), submit);
+  form.insertBefore(el('label', { class: 'field' }, el('span', { 'data-i18n': 'identity.id_last4_label' }, t('identity.id_last4_label')), last4), submit);
+}
+
+/** The `identity` of the participant to add, or null when no ID type is chosen. */
+export function identityOf(form) {
+  const type = form.querySelector('[name=id_type]');
+  const last4 = form.querySelector('[name=id_last4]');
+  if (!type || !type.value) return null;
+  return { id_type: type.value, id_last4: (last4 ? last4.value : '').trim() };
+}
+
+export function clearIdentity(form) {
+  const last4 = form.querySelector('[name=id_last4]');
+  if (last4) last4.value = '';
+}
