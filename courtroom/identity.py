@@ -143,7 +143,7 @@ class IdentityStore:
 
     def register(self, hearing_id: str, participant_id: str, registered: Registered) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO identities (participant_id, hearing_id, name, id_type, id_last4) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO identities (participant_id, hearing_id, name, id_type, id_last4) VALUES (?, ?, ?, ?, ?)",
             (participant_id, hearing_id, registered.name, registered.id_type, registered.id_last4),
         )
 
