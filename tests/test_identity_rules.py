@@ -3,9 +3,17 @@ derived from the events, and the lines of the hearing record."""
 
 from __future__ import annotations
 
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from courtroom.database import open_database
 from courtroom.events import Event
+from courtroom.hearing import Hearing
 from courtroom.identity import (
     CHECK_IN,
     DEVICE,
@@ -13,6 +21,7 @@ from courtroom.identity import (
     VERIFY,
     IdentityCheck,
     IdentityInputError,
+    IdentityStore,
     Registered,
     parse_registered,
     status_of,
@@ -20,8 +29,12 @@ from courtroom.identity import (
 )
 from courtroom.identity_record import attendance_lines, identity_notes
 from courtroom.participants import Participant
+from courtroom.procedure import ProcedureKind
 from courtroom.record import RECORD_TZ
 from courtroom.roles import Role
+from courtroom.store import SqliteStore
+
+_names = itertools.count()
 
 
 def test_only_the_last_four_characters_of_the_number_are_kept() -> None:
@@ -88,3 +101,36 @@ def test_the_record_says_who_verified_whom_and_when() -> None:
     assert lines[2].startswith("原告张三：身份已核验（核验人：审判长王法官，2025年11月29日 ") and lines[2].endswith("）")
     assert len(lines) == 3
     assert attendance_lines([], RECORD_TZ) == []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The store's connection on both engines of a court (the same SQL runs on each)."""
+    if request.param == "sqlite":
+        db = open_database(tmp_path)
+    else:
+        db = open_database(tmp_path, request.getfixturevalue("postgres").database_url(f"identity{next(_names)}"))
+    yield db
+    db.close()
+
+
+def test_the_identity_store_on_both_engines(conn: Any) -> None:
+    def work() -> None:
+        store = SqliteStore(conn.conn)
+        store.create_hearing(Hearing("h1", "(2026)京0491民初1号", "t", ProcedureKind.SIMPLE, False, created_at=1.0))
+        store.add_participant(Participant("p1", "h1", "张三", Role.PLAINTIFF, side="plaintiff", token_nonce="n", created_at=1.0))
+        ids = IdentityStore(conn.conn)
+        ids.register("h1", "p1", Registered("张三", "resident_id", "123X"))
+        assert ids.registered("h1") == {"p1": Registered("张三", "resident_id", "123X")}
+        old = IdentityCheck("c1", "h1", "p1", "a" * 64, 10, "b" * 64, 20, "dev", {"ok": True, "名": 1}, 100.0)
+        new = IdentityCheck("c2", "h1", "p1", "a" * 64, 10, created_at=time.time())
+        ids.add_check(old)
+        ids.add_check(new)
+        assert ids.checks("h1") == [old, new]
+        assert ids.expired(200.0) == [old]
+        ids.mark_deleted("c1", 300.0)
+        assert ids.expired(200.0) == [] and ids.checks("h1")[0].deleted_at == 300.0
+        assert ids.still_used("h1", "a" * 64)  # c2 still holds the same snapshot
+        assert not ids.still_used("h1", "b" * 64)
+
+    conn.call(work)
