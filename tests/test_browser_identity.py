@@ -106,6 +106,9 @@ async def test_check_in_from_the_camera_and_the_officers_decide(server_factory: 
         # The judge asks for a new check-in mid-hearing: the party's page asks again.
         await console.locator(f"#console-people li[data-id='{plaintiff['id']}'] button[data-action=recheck_identity]").click()
         await wait_screen(party, "screen-identity", timeout=15)
+        await party.wait_for_selector("#screen-hearing video#stage-video", state="attached")
+        await asyncio.sleep(1.0)  # media events of the hearing keep coming: the check-in stays on screen
+        assert await party.evaluate("document.body.dataset.screen") == "screen-identity"
         assert await party.locator("#identity-recheck").count() == 1
         await party.locator("#identity-take").click()
         await party.wait_for_function("() => document.querySelector('#identity-snapshot').naturalWidth > 0", timeout=10000)

@@ -298,6 +298,7 @@ function leftNotice() {
 }
 
 function hearingScreen() {
+  if (page.identity && page.identity.active) return; // media events wait while a re-check is on screen
   const first = document.body.dataset.screen !== 'screen-hearing';
   showScreen('screen-hearing');
   const overlay = $('#stage-overlay');
