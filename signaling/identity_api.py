@@ -200,6 +200,12 @@ class IdentityService:
                 check.hearing_id, ident.DELETED, "system", check.participant_id, check=check.id,
                 retention_days=self.config.identity_retention_days,
             )
+        # In a court of pods another pod may have marked this pod's pictures deleted: any file
+        # here that no kept check-in points at goes too.
+        for hearing_id, sha, path in await asyncio.to_thread(_stored_images, self.config.data_dir):
+            if not await self.pod.db.run(self.store.still_used, hearing_id, sha):
+                with contextlib.suppress(FileNotFoundError):
+                    await asyncio.to_thread(path.unlink)
         return len(expired)
 
     @property
@@ -214,6 +220,17 @@ def _decode_both(snapshot: bytes, document: bytes | None) -> tuple[np.ndarray, n
     except (NotAnImage, ImageTooLarge) as e:
         raise type(e)(f"the ID document's picture: {e}") from None
     return first, second
+
+
+def _stored_images(data_dir: Path, settled: float = 60.0) -> list[tuple[str, str, Path]]:
+    """The pictures on this pod's disk, older than `settled` seconds (a check-in writes its
+    pictures a moment before its row: a younger file may be one on its way in)."""
+    root = data_dir / "identity"
+    if not root.is_dir():
+        return []
+    before = time.time() - settled
+    return [(p.parent.name, p.name, p) for p in root.glob("*/*")
+            if p.is_file() and len(p.name) == 64 and p.stat().st_mtime < before]
 
 
 def _device_hash(device: str) -> str:
@@ -381,8 +398,10 @@ async def image(request: web.Request) -> web.Response:
     if check is None or sha is None:
         raise ApiError(404, "not_found", f"no {which} for this participant")
     path = image_path(service.config.data_dir, hearing_id, sha)
-    if check.deleted_at is not None or not await asyncio.to_thread(path.exists):
+    if check.deleted_at is not None:
         raise ApiError(410, "gone", "the picture was deleted at the end of its retention period")
+    if not await asyncio.to_thread(path.exists):
+        raise ApiError(410, "gone", "the picture is not on this pod (it was taken on another pod of the court)")
     data = await asyncio.to_thread(path.read_bytes)
     media = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/webp" if data[8:12] == b"WEBP" else "image/jpeg"
     return web.Response(body=data, content_type=media, headers={
