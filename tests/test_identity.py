@@ -219,7 +219,8 @@ def _private_files(folder: Path) -> bool:
 
 async def test_a_face_model_that_does_not_load_and_the_retention_period(server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
     config = tmp_path / "pod.toml"
-    config.write_text(f'face_model_dir = "{tmp_path / "no-models"}"\nidentity_retention_days = {3 / 86400}\n')
+    config.write_text(f'face_model_dir = "{tmp_path / "no-models"}"\nidentity_retention_days = {3 / 86400}\n'
+                      'identity_max_check_ins = 4\n')
     server = await server_factory("--config", str(config))
     api = api_factory(server)
     hearing, (judge, plaintiff) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
@@ -231,13 +232,13 @@ async def test_a_face_model_that_does_not_load_and_the_retention_period(server_f
     folder = Path(server.data_dir) / "identity" / hid
     # Check-ins are bounded per participant (each keeps pictures until the retention ends).
     tiny = fi.jpeg(fi.scaled(fi.cat(), 0.2))
-    for _ in range(19):
+    for _ in range(3):
         assert (await check_in(api, hid, plaintiff["token"], tiny)).status == 201
     assert_error(await check_in(api, hid, plaintiff["token"], tiny), 409, "too_many_check_ins")
     # The status is derived from what is stored: a restart keeps it.
     await server.restart()
     s = await identity_of(api, hid, plaintiff["id"], judge["token"])
-    assert s["checks"] == 20 and s["check"]["result"]["available"] is False
+    assert s["checks"] == 4 and s["check"]["result"]["available"] is False
     orphan = folder / ("f" * 64)  # a picture no check-in points at (marked deleted by another pod)
     await asyncio.to_thread(orphan.write_bytes, b"x")
     await asyncio.to_thread(os.utime, orphan, (time.time() - 3600, time.time() - 3600))
@@ -245,14 +246,14 @@ async def test_a_face_model_that_does_not_load_and_the_retention_period(server_f
     for _ in range(60):  # retention 3 s; the sweep runs every 0.75 s
         await asyncio.sleep(0.25)
         deleted = [e for e in await api.events(hid, judge["token"]) if e["kind"] == "identity.images_deleted"]
-        if len(deleted) == 20:
+        if len(deleted) == 4:
             break
     for _ in range(20):
         if not list(folder.iterdir()):
             break
         await asyncio.sleep(0.25)
     assert not list(folder.iterdir())  # the same bytes twice are one file, deleted with the last use
-    assert len(deleted) == 20 and deleted[0]["subject"] == plaintiff["id"] and deleted[0]["actor"] == "system"
+    assert len(deleted) == 4 and deleted[0]["subject"] == plaintiff["id"] and deleted[0]["actor"] == "system"
     assert_error(await api.request("GET", f"/api/hearings/{hid}/identity/{plaintiff['id']}/snapshot", judge["token"]), 410, "gone")
     assert (await identity_of(api, hid, plaintiff["id"], judge["token"]))["check"]["images_deleted"] is True
 
