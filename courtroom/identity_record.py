@@ -34,7 +34,11 @@ class IdentityNote(Note):
 
 
 def _name(p: Participant | None, fallback: str) -> str:
-    return f"{role_title(p.role, p.side)}{p.name}" if p is not None else fallback
+    # A protected participant is named by role only: these lines reach every reader of the
+    # record, some of whom the participant is screened from (courtroom/disclosure.py).
+    if p is None:
+        return fallback
+    return role_title(p.role, p.side) if p.protected else f"{role_title(p.role, p.side)}{p.name}"
 
 
 def identity_notes(events: Iterable[Event], participants: Sequence[Participant]) -> list[IdentityNote]:

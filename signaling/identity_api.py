@@ -32,22 +32,20 @@ from aiohttp import BodyPartReader, web
 
 from courtroom import identity as ident
 from courtroom.court import Actor, Change
+from courtroom.disclosure import COURT_OFFICERS, Viewer
 from courtroom.face_check import FaceCheck, FaceChecker, ImageTooLarge, NotAnImage, decode
 from courtroom.hearing import Hearing
 from courtroom.identity import IdentityCheck, IdentityStatus, IdentityStore, image_path, status_of
 from courtroom.ledger import Ledger, write_atomic
 from courtroom.participants import Participant
 from courtroom.procedure import ActionRefused, HearingState
-from courtroom.roles import Role
 
 from .access import caller, require_hearing
 from .errors import ApiError, read_json
-from .hub import OFFICERS
 from .pod import HUB, POD, Pod, pod_of
 
 log = logging.getLogger("courtroom.identity")
 
-_OFFICER_ROLES = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 _RETRY = frozenset({"no_face", "several_faces", "not_frontal", "face_too_small", "no_face_on_document"})
 _PUSHED_ON = frozenset({"connect", "invite", "admit", "verify_identity", "recheck_identity", "remove"})
 
@@ -107,7 +105,7 @@ class IdentityService:
         statuses = {s.participant_id: s for s in await self.statuses(hearing_id)}
         everyone = [s.to_dict() for s in statuses.values()]
         for session in list(group.values()):
-            if session.participant.role in OFFICERS:
+            if Viewer.of(session.participant).officer:  # the court's, as the disclosure rule says
                 session.send({"type": "identity", "participants": everyone})
             elif session.id in statuses:
                 session.send({"type": "identity", "you": statuses[session.id].own_dict()})
@@ -309,7 +307,7 @@ async def _officer(request: web.Request) -> tuple[IdentityService, Actor, str]:
     pod = pod_of(request)
     hearing_id = request.match_info["hearing_id"]
     actor = await caller(request, pod.court, pod.admin_key)
-    require_hearing(actor, hearing_id, _OFFICER_ROLES)
+    require_hearing(actor, hearing_id, COURT_OFFICERS)
     await pod.court.get_hearing(hearing_id)
     return request.app[IDENTITY], actor, hearing_id
 
@@ -377,7 +375,7 @@ async def list_identity(request: web.Request) -> web.Response:
     actor = await caller(request, pod.court, pod.admin_key)
     require_hearing(actor, hearing_id)
     service = request.app[IDENTITY]
-    if actor.participant is not None and actor.role not in _OFFICER_ROLES:
+    if actor.participant is not None and actor.role not in COURT_OFFICERS:
         # A participant sees only its own state: no scores, no images, nobody else.
         own = await service.status(hearing_id, actor.participant.id)
         return web.json_response({"you": own.own_dict()}, headers={"Cache-Control": "no-store"})

@@ -101,6 +101,9 @@ def test_the_record_says_who_verified_whom_and_when() -> None:
     assert lines[2].startswith("原告张三：身份已核验（核验人：审判长王法官，2025年11月29日 ") and lines[2].endswith("）")
     assert len(lines) == 3
     assert attendance_lines([], RECORD_TZ) == []
+    # A protected participant is named by role only (readers may be screened from them).
+    people[0].protected = True
+    assert identity_notes(events[-1:], people)[0].text == "（审判长王法官核验原告的身份：属实）"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -434,6 +434,10 @@ export default {
   'gallery.soon_badge': '即将直播',
   'replay.ended': '庭审已结束，回放稍后提供。',
   'replay.stream_retry': '正在连接直播流…',
+  'protect.title': '保护 {name}',
+  'protect.public_always': '公众始终只看到马赛克和角色名称，听到变声后的声音。',
+  'protect.screen_from': '同时对以下人员屏蔽：',
+  'protect.nobody': '本庭审没有其他参与人。',
   // Identity at join (web/js/identity.js, docs/identity.md)
   'identity.title': '身份核验',
   'identity.intro': '请正对摄像头，确保光线充足、画面中只有您本人，然后点击“拍照”。',
