@@ -464,6 +464,7 @@ async def upload(request: web.Request) -> web.Response:
             raise
     finally:
         received.discard()
+    service.court.announce_event(event)  # the officers' events tab lists the upload at once
     await _announce(request, service, hearing)
     return web.json_response(exhibit.to_dict(), status=201)
 

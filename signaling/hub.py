@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
+from courtroom.controls import hearing_actions, target_actions
 from courtroom.court import Change, Court
 from courtroom.events import Event
 from courtroom.participants import Participant, ParticipantState, receives_hearing
-from courtroom.procedure import ACTIONS, ActionRefused, HearingState, ProcedureKind, check_action
+from courtroom.procedure import HearingState, ProcedureKind
 from courtroom.roles import Permission, Role, may
 
 log = logging.getLogger("courtroom.hub")
@@ -116,23 +118,22 @@ class Hub:
         return False
 
     @staticmethod
-    def state_message(hearing: dict[str, Any], participant: Participant) -> dict[str, Any]:
-        """What one participant is told on every change, including what it may do now."""
+    def state_message(
+        hearing: dict[str, Any], participant: Participant, people: Sequence[Participant] = ()
+    ) -> dict[str, Any]:
+        """What one participant is told on every change, including what it may do now: the
+        actions without a target, and per other participant the actions on them that would
+        do something (courtroom.controls). Pages render controls from these only."""
         state = HearingState(hearing["state"])
         procedure = ProcedureKind(hearing["procedure"])
-        actions = []
-        for name in ACTIONS:
-            try:
-                check_action(name, state, participant.role, procedure)
-            except ActionRefused:
-                continue
-            actions.append(name)
+        broadcastable = bool(hearing.get("public")) and procedure is not ProcedureKind.MEDIATION
         return {
             "type": "state",
             "hearing": hearing,
             "you": participant.public_dict(),
             "receives_media": receives_hearing(participant, state),
-            "actions": actions,
+            "actions": hearing_actions(state, procedure, broadcastable, participant.role),
+            "participant_actions": target_actions(state, procedure, participant, people),
         }
 
     async def _on_change(self, change: Change) -> None:
@@ -154,7 +155,7 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(described, p))
+            session.send(self.state_message(described, p, change.participants))
         for event in change.events:
             self._on_event(event)
 

@@ -53,7 +53,7 @@ class Layout:
     exhibit: Rect | None  # the exhibit area, when asked for
     bench: Rect  # the judge's bench with the court backdrop; its top band holds the emblem
     header: Rect  # the strip across the top: case number and clock
-    emblem: Rect  # the band at the top of the bench for "人民法院 PEOPLE'S COURT"
+    emblem: Rect  # the band at the top of the bench for the court's emblem
 
 
 def _even(v: float) -> int:

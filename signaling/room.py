@@ -116,6 +116,7 @@ class MediaRoom:
         preset: str,
         hearing_time: Callable[[], float],
         speech: SpeechSink | None = None,
+        language: str = "zh",
     ) -> None:
         self.hearing = hearing
         self.people: dict[str, Participant] = {p.id: p for p in people}
@@ -130,7 +131,7 @@ class MediaRoom:
         self.mixer = AudioMixer()
         self.active = ActiveSpeaker()
         self.active_speaker: str | None = None
-        self._compositor = Compositor(width, height)
+        self._compositor = Compositor(width, height, language=language)
         self._encoders = {
             view: PictureEncoder(width, height, fps, bitrate=bitrate, preset=preset) for view in (MAIN, SCREENED)
         }

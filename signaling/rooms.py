@@ -45,6 +45,7 @@ class RoomManager:
                 preset=config.encoder_preset,
                 hearing_time=clock.now if clock else (lambda: 0.0),
                 speech=self.speech,
+                language=config.language,
             )
             self.rooms[hearing.id] = room
             room.start()

@@ -104,8 +104,9 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
         elif kind == "ping":
             session.send({"type": "pong", "t": message.get("t")})
         elif kind == "hello":
-            snapshot = await pod.court.snapshot(session.participant.hearing_id)
-            session.send(Hub.state_message(snapshot, session.participant))
+            hearing = await pod.court.get_hearing(session.participant.hearing_id)
+            people = await pod.court.participants(hearing.id)
+            session.send(Hub.state_message(pod.court.describe(hearing, people), session.participant, people))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:

@@ -60,9 +60,9 @@ async def test_camera_denied(web_server: Any, api_factory: Any) -> None:
         assert await page.locator("#check-preview-off").is_visible()
         await screenshot(page, "failure-camera-denied")
         # English says the same.
-        await page.click(".lang-switch")
+        await page.evaluate("courtroomSetLanguage('en')")
         assert "denied" in (await message.inner_text()).lower()
-        await page.click(".lang-switch")
+        await page.evaluate("courtroomSetLanguage('zh')")
         await enter_check(page)
         await page.wait_for_selector("#lobby[data-kind=waiting]", timeout=15000)
         watch.assert_clean()

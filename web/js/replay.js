@@ -206,7 +206,7 @@ function search(query) {
   view.query = query;
   if (!view.transcript) return;
   const n = view.transcript.search(query);
-  $('#search-count').textContent = query.trim() ? t('replay.matches', { n }) : '';
+  $('#search-count').textContent = query.trim() ? t(n === 1 ? 'replay.match_one' : 'replay.matches', { n }) : '';
 }
 
 function boot() {
