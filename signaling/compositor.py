@@ -23,7 +23,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont
 
 from .labels import LABEL_BG, LabelCache, Yuv, picture_text, planes_of, rgb_to_yuv
-from .layout import Layout, Rect, Seat, courtroom_layout
+from .layout import Layout, Rect, Seat, border_width, courtroom_layout, label_box
 
 # The hearing's states (courtroom.procedure.HearingState); "scheduled" looks like "open".
 STATES: Final = ("scheduled", "open", "in_session", "recess", "closed")
@@ -75,7 +75,7 @@ class Compositor:
         self.height = height
         self.labels = labels or LabelCache(language=language)
         self.words = picture_text(self.labels.language)
-        self._border = max(2, (width // 320) & ~1)
+        self._border = border_width(width)
         self._stages: OrderedDict[tuple[object, ...], tuple[Layout, Yuv]] = OrderedDict()
         self._slates: OrderedDict[tuple[str, str, str], Yuv] = OrderedDict()
         self._tile_slates: dict[tuple[int, int, str], Yuv] = {}
@@ -176,8 +176,8 @@ class Compositor:
     def label_position(self, tile: Rect) -> tuple[int, int, int]:
         """(x, y, height) of a tile's label: bottom-left, inset by the speaker border's
         width so that border never cuts it."""
-        h = _even(max(16, min(tile.h * 0.14, self.height * 0.04)))
-        return tile.x + self._border, tile.bottom - h - self._border, h
+        box = label_box(tile, self.width, self.height)
+        return box.x, box.y, box.h
 
     # -- rendered once -------------------------------------------------------------
 

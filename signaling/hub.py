@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -18,9 +18,12 @@ from aiohttp import web
 from courtroom.controls import hearing_actions, target_actions
 from courtroom.court import Change, Court
 from courtroom.events import Event
+from courtroom.hearing import Hearing
 from courtroom.participants import Participant, ParticipantState, receives_hearing
 from courtroom.procedure import HearingState, ProcedureKind
 from courtroom.roles import Permission, Role, may
+
+from .picture_layout import picture_layout
 
 log = logging.getLogger("courtroom.hub")
 
@@ -95,8 +98,23 @@ class Hub:
         self.court = court
         self.sessions: dict[str, dict[str, Session]] = defaultdict(dict)
         self._closing: set[asyncio.Task[None]] = set()
+        # Is the exhibit area in the picture now? The media room knows (wired by the app).
+        self.exhibit_shown: Callable[[str], bool] = lambda hearing_id: False
         court.add_listener(self._on_change)
         court.add_event_listener(self._on_event)
+
+    def layout_for(self, hearing: Hearing, people: Sequence[Participant]) -> dict[str, Any]:
+        """The picture's seat layout, the same for every viewer (a screened seat is still a seat)."""
+        config = self.court.config
+        return picture_layout(config.video_width, config.video_height, hearing.state, people, self.exhibit_shown(hearing.id))
+
+    async def refresh(self, hearing_id: str) -> None:
+        """Send every socket of the hearing a fresh state (the picture's layout changed)."""
+        if not self.sessions.get(hearing_id):
+            return
+        hearing = await self.court.get_hearing(hearing_id)
+        people = await self.court.participants(hearing_id)
+        await self._on_change(Change(hearing, people, [], "refresh"))
 
     def current(self, hearing_id: str, participant_id: str) -> Session | None:
         return self.sessions[hearing_id].get(participant_id)
@@ -119,7 +137,10 @@ class Hub:
 
     @staticmethod
     def state_message(
-        hearing: dict[str, Any], participant: Participant, people: Sequence[Participant] = ()
+        hearing: dict[str, Any],
+        participant: Participant,
+        people: Sequence[Participant] = (),
+        layout: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """What one participant is told on every change, including what it may do now: the
         actions without a target, and per other participant the actions on them that would
@@ -134,6 +155,7 @@ class Hub:
             "receives_media": receives_hearing(participant, state),
             "actions": hearing_actions(state, procedure, broadcastable, participant.role),
             "participant_actions": target_actions(state, procedure, participant, people),
+            "layout": layout,
         }
 
     async def _on_change(self, change: Change) -> None:
@@ -141,6 +163,7 @@ class Hub:
         if not group:
             return
         described = self.court.describe(change.hearing, change.participants)
+        layout = self.layout_for(change.hearing, change.participants)
         by_id = {p.id: p for p in change.participants}
         for session in list(group.values()):
             p = by_id.get(session.id)
@@ -155,7 +178,7 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(described, p, change.participants))
+            session.send(self.state_message(described, p, change.participants, layout))
         for event in change.events:
             self._on_event(event)
 

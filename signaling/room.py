@@ -30,8 +30,8 @@ from courtroom.roles import Permission, may
 
 from .compositor import Compositor, Scene
 from .encoder import PictureEncoder
-from .layout import Seat
 from .mixer import ActiveSpeaker, AudioMixer
+from .picture_layout import seats_of
 from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
 
 log = logging.getLogger("courtroom.room")
@@ -351,13 +351,11 @@ class MediaRoom:
         return p is not None and receives_hearing(p, self.hearing.state)
 
     def _scene(self, view: str, hearing_time: float) -> Scene:
-        seats: list[Seat] = []
+        seats = seats_of(self.people.values(), self.hearing.state)  # the same seats the state describes
         frames: dict[str, av.VideoFrame | None] = {}
-        for p in self.people.values():
-            if publishes(p, self.hearing.state) and may(p.role, Permission.SHOW_VIDEO):
-                seats.append(Seat(p.id, p.role.value, p.name, p.side))
-                up = self.uplinks.get(p.id)
-                frames[p.id] = up.latest_frame if up is not None else None
+        for seat in seats:
+            up = self.uplinks.get(seat.participant_id)
+            frames[seat.participant_id] = up.latest_frame if up is not None else None
         protected = [p.id for p in self._protected()] if view == SCREENED else []
         return Scene(
             seats=seats,

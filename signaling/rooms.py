@@ -10,6 +10,7 @@ from courtroom.hearing import Hearing
 from courtroom.participants import Participant
 from courtroom.procedure import LIVE
 
+from .hub import Hub
 from .room import MediaRoom, SpeechSink
 
 log = logging.getLogger("courtroom.rooms")
@@ -25,7 +26,12 @@ class RoomManager:
         self.on_start: list[RoomHook] = []  # the recorder attaches here
         self.on_update: list[RoomHook] = []  # after each change of the hearing
         self.on_stop: list[RoomHook] = []
+        self.hub: Hub | None = None  # told when the picture's layout changes outside a state change
         court.add_listener(self._on_change)
+
+    def exhibit_shown(self, hearing_id: str) -> bool:
+        room = self.rooms.get(hearing_id)
+        return room is not None and (room.show_exhibit_area or room.exhibit is not None)
 
     async def room_for(self, hearing: Hearing, people: list[Participant]) -> MediaRoom | None:
         """The hearing's room, started on demand while the hearing is live."""

@@ -106,7 +106,9 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
         elif kind == "hello":
             hearing = await pod.court.get_hearing(session.participant.hearing_id)
             people = await pod.court.participants(hearing.id)
-            session.send(Hub.state_message(pod.court.describe(hearing, people), session.participant, people))
+            hub = rooms.hub
+            layout = hub.layout_for(hearing, people) if hub is not None else None
+            session.send(Hub.state_message(pod.court.describe(hearing, people), session.participant, people, layout))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:

@@ -488,4 +488,7 @@ export default {
   'verify.digest': 'SHA-256 {sha}',
   'shortcuts.shift': 'Shift',
   'verify.kind.other': 'deposited file',
+  'stage.zoom_exhibit': 'Zoom to the exhibit',
+  'stage.zoom_out': 'Whole courtroom',
+  'stage.tap_hint': 'Tap a seat to zoom in',
 };

@@ -488,4 +488,7 @@ export default {
   'verify.digest': '摘要 {sha}',
   'shortcuts.shift': '上档键',
   'verify.kind.other': '存证文件',
+  'stage.zoom_exhibit': '放大证据',
+  'stage.zoom_out': '全景',
+  'stage.tap_hint': '轻触画面中的席位可放大',
 };

@@ -11,6 +11,7 @@ import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
 import { eventSentence } from './events.js';
+import { Stage } from './stage.js';
 import {
   COURT_ROLES, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -179,6 +180,12 @@ function setupUi() {
   const self = $('#self-video');
   if (page.devices.stream) { self.srcObject = page.devices.stream; self.play().catch(() => {}); }
   page.transcript = new TranscriptView($('#transcript-list'), { captions: $('#captions'), onEdit: correct });
+  page.stage = new Stage({
+    stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
+  });
+  page.stage.onZoom = renderZoomTools;
+  $('#zoom-exhibit').onclick = () => page.stage.zoomExhibit();
+  $('#zoom-out').onclick = () => page.stage.zoomTo(null);
   const presenter = page.me && ['judge', 'mediator'].includes(page.me.role);
   page.evidence = new EvidencePanel($('#evidence'), { hearingId: page.hearingId, token: page.token, canUpload: true, canPresent: presenter });
   for (const tab of $$('.tab')) tab.addEventListener('click', () => selectTab(tab.dataset.tab));
@@ -234,6 +241,8 @@ function onState(message) {
   renderPeople();
   renderStage();
   renderControls();
+  if (page.stage) page.stage.update(message.layout, message.hearing.participants);
+  renderZoomTools();
   if (message.hearing.state === 'closed' && before !== 'closed') {
     selectTab('tab-record');
     // Nothing is live any more: the camera and microphone go off.
@@ -300,6 +309,13 @@ function renderPeople() {
   all.hidden = !n;
   all.dataset.count = String(n);
   all.textContent = t('console.admit_all_n', { n });
+}
+
+function renderZoomTools() {
+  const s = page.stage;
+  const layout = s && s.layout;
+  $('#zoom-exhibit').hidden = !(layout && layout.exhibit) || !!s.zoomed;
+  $('#zoom-out').hidden = !(s && s.zoomed);
 }
 
 function renderStage() {
@@ -507,6 +523,7 @@ function rerender() {
   if (document.body.dataset.screen === 'screen-check') { greet(); page.devices && page.devices._render(); }
   if (document.body.dataset.screen === 'screen-notice' && page.notice) notice(page.notice.reason, page.notice);
   if (page.state) { renderProcedure(); renderPeople(); renderStage(); renderControls(); }
+  if (page.stage) page.stage.render();
   if (page.transcript) page.transcript.rerender();
   if (page.evidence) page.evidence.rerender();
   renderEvents();
