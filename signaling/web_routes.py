@@ -12,6 +12,7 @@ fragment, which browsers never send, so no page route ever sees one.
 | `/join/{hearing_id}` | a participant's page; court officers' tokens go on to the console |
 | `/console/{hearing_id}` | the judge's (clerk's, mediator's) console |
 | `/clerk` | the clerk's desk: schedule hearings, invite people, the docket |
+| `/docket` | a judge's docket: their hearings of today and the coming week (a standing link) |
 | `/static/{path}` | files under `web/` |
 """
 
@@ -85,6 +86,7 @@ PAGES = {
     "/gallery": "gallery.html",
     "/verify": "verify.html",
     "/clerk": "clerk.html",
+    "/docket": "docket.html",
 }
 HEARING_PAGES = {
     "/join/{hearing_id}": "join.html",

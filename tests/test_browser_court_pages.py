@@ -14,13 +14,21 @@ import asyncio
 import io
 import json
 import re
+import time
 from typing import Any
 
 import aiohttp
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.browser_helpers import chromium, enter_check, open_page, screenshot, wait_playing, wait_screen
+from tests.browser_helpers import (
+    chromium,
+    enter_check,
+    open_page,
+    screenshot,
+    wait_playing,
+    wait_screen,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -41,10 +49,13 @@ def document_png() -> bytes:
 
 
 async def latin_words(page: Any) -> list[str]:
-    """Latin-script words in what the page shows (visible text, placeholders, button titles)."""
+    """Latin-script words in what the page shows (visible text, placeholders, the title), outside
+    <code> (a file or variable name the clerk types: names, like the parties' and case numbers)."""
     text = await page.evaluate(
-        "() => [document.body.innerText, document.title,"
-        " ...Array.from(document.querySelectorAll('input,textarea')).filter(n => n.offsetParent).map(n => n.placeholder || '')].join('\\n')"
+        "() => { let text = [document.body.innerText, document.title,"
+        " ...Array.from(document.querySelectorAll('input,textarea')).filter(n => n.offsetParent).map(n => n.placeholder || '')].join('\\n');"
+        " for (const c of document.querySelectorAll('code')) text = text.split(c.textContent).join(' ');"
+        " return text; }"
     )
     return LATIN_WORD.findall(text)
 
@@ -228,3 +239,48 @@ async def test_court_pages_on_a_desktop_and_a_phone(server_factory: Any, api_fac
             await ws.close()
         console_watch.assert_clean()
         phone_watch.assert_clean()
+
+
+async def test_clerk_key_judge_docket_and_public_pages(server_factory: Any, api_factory: Any) -> None:
+    """The clerk's desk says where its key is and issues a judge's standing link; the judge's
+    docket lists the hearings and opens the console; no Chinese page shows a Latin word."""
+    server = await server_factory(*SERVER_ARGS)
+    api = api_factory(server)
+    soon = time.time() + 2 * 3600
+    today, (judge,) = await api.hearing_with(("judge", "王建国"), title="张三诉李四网络购物合同纠纷", scheduled_at=soon, public=True)
+    later, _ = await api.hearing_with(("judge", "王建国"), title="王五诉赵六借款合同纠纷", scheduled_at=soon + 2 * 86400)
+    async with chromium(fake_ui=False, fake_devices=False) as browser:
+        _, clerk, clerk_watch = await open_page(browser, server.url + "/clerk", "clerk", viewport=DESK)
+        where = await clerk.inner_text("#key-where")
+        assert "admin.key" in where and "COURTROOM_ADMIN_KEY" in where, where
+        assert not await latin_words(clerk), await latin_words(clerk)
+        await screenshot(clerk, "court-clerk-key")
+        await clerk.fill("#api-key", api.admin_key)
+        await clerk.locator("#key-form button[type=submit]").click()
+        await clerk.wait_for_selector("#desk:not([hidden])")
+        await clerk.fill("#docket-link-form input[name=name]", "王建国")
+        await clerk.locator("#docket-link-form button[type=submit]").click()
+        await clerk.wait_for_selector("#docket-link-result:not([hidden])")
+        link = await clerk.input_value("#docket-link")
+        assert link.startswith(server.url + "/docket#token="), link
+        assert not await latin_words(clerk), await latin_words(clerk)
+        clerk_watch.assert_clean()
+
+        _, docket, docket_watch = await open_page(browser, link, "docket", viewport=PHONE, is_mobile=True, has_touch=True)
+        cards = docket.locator("#docket-days li.hearing-card")
+        await cards.first.wait_for(timeout=10000)
+        assert await cards.evaluate_all("n => n.map(x => x.dataset.id)") == [today["id"], later["id"]]
+        assert "#token=" not in docket.url, "the standing link's token leaves the address bar"
+        assert not await latin_words(docket), await latin_words(docket)
+        await screenshot(docket, "court-docket-phone")
+        await docket.locator(f"a[data-console='{today['id']}']").click()
+        await docket.wait_for_url(re.compile(rf"/console/{today['id']}$"))
+        await docket.wait_for_selector("#screen-check:not([hidden]), #screen-console:not([hidden])", timeout=15000)
+        docket_watch.assert_clean()
+
+        for path in ("/gallery", "/verify", f"/gallery/{today['id']}"):
+            _, page, watch = await open_page(browser, server.url + path, path, viewport=PHONE)
+            await page.wait_for_load_state("networkidle")
+            assert not await latin_words(page), (path, await latin_words(page))
+            watch.assert_clean()
+            await page.context.close()
