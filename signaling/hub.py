@@ -108,6 +108,13 @@ class Hub:
         config = self.court.config
         return picture_layout(config.video_width, config.video_height, hearing.state, people, self.exhibit_shown(hearing.id))
 
+    def speaker(self, hearing: Hearing, participant_id: str | None) -> None:
+        """The active speaker's marker moved: pages that follow the speaker zoom to that seat."""
+        message = {"type": "speaker", "participant": participant_id}
+        for session in list(self.sessions.get(hearing.id, {}).values()):
+            if receives_hearing(session.participant, hearing.state):
+                session.send(message)
+
     async def refresh(self, hearing_id: str) -> None:
         """Send every socket of the hearing a fresh state (the picture's layout changed)."""
         if not self.sessions.get(hearing_id):

@@ -131,6 +131,7 @@ class MediaRoom:
         self.mixer = AudioMixer()
         self.active = ActiveSpeaker()
         self.active_speaker: str | None = None
+        self.on_speaker: Callable[[str | None], None] | None = None  # told when the marker moves
         self._compositor = Compositor(width, height, language=language)
         self._encoders = {
             view: PictureEncoder(width, height, fps, bitrate=bitrate, preset=preset) for view in (MAIN, SCREENED)
@@ -300,7 +301,11 @@ class MediaRoom:
             chunks.setdefault(pid, None)
         in_session = state is HearingState.IN_SESSION
         result = self.mixer.mix(chunks, silenced, record=in_session)
-        self.active_speaker = self.active.update(result.levels)
+        speaker = self.active.update(result.levels)
+        if speaker != self.active_speaker:
+            self.active_speaker = speaker
+            if self.on_speaker is not None:
+                self.on_speaker(speaker)
         for pid, down in self.downlinks.items():
             p = self.people.get(pid)
             if p is not None and receives_hearing(p, state):

@@ -54,6 +54,9 @@ class RoomManager:
                 language=config.language,
             )
             self.rooms[hearing.id] = room
+            if self.hub is not None:
+                hub = self.hub
+                room.on_speaker = lambda pid, room=room: hub.speaker(room.hearing, pid)
             room.start()
             for hook in self.on_start:
                 await hook(room)

@@ -224,10 +224,16 @@ async def test_court_pages_on_a_desktop_and_a_phone(server_factory: Any, api_fac
         await phone.locator("#zoom-out").click()
         await phone.wait_for_selector("#stage[data-zoom='']", timeout=5000)
 
-        # The console's own zoom toggle shows the exhibit.
+        # The console's own toggles: the exhibit, and following the active speaker (the fake
+        # microphones beep; the server says who has the floor).
         await console.locator("#zoom-exhibit").click()
         await console.wait_for_selector("#stage[data-zoom=exhibit]")
         await console.locator("#zoom-out").click()
+        await console.locator("#zoom-speaker").click()
+        seats = [judge["id"], plaintiff["id"]]
+        await console.wait_for_function("ids => ids.includes(document.querySelector('#stage').dataset.zoom)", arg=seats, timeout=15000)
+        await console.locator("#zoom-speaker").click()
+        await console.wait_for_selector("#stage[data-zoom='']", timeout=5000)
 
         # The Chinese pages: no Latin-script word in what they show.
         for page, where in ((console, "console"), (phone, "phone")):

@@ -511,4 +511,5 @@ export default {
   'docket.no_token': 'The link is incomplete: open the whole link the clerk sent you.',
   'docket.expired': 'This docket link has expired: ask the clerk for a new one.',
   'docket.bad_token': 'This docket link is not valid: ask the clerk.',
+  'stage.follow_speaker': 'Follow the speaker',
 };

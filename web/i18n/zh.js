@@ -511,4 +511,5 @@ export default {
   'docket.no_token': '链接不完整：请打开书记员发给您的完整链接。',
   'docket.expired': '这个排期链接已过期，请联系书记员重新签发。',
   'docket.bad_token': '这个排期链接无效，请联系书记员。',
+  'stage.follow_speaker': '跟随发言人',
 };

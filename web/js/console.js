@@ -166,6 +166,7 @@ async function enter() {
   session.addEventListener('exhibit', (e) => page.evidence.showing(e.detail.presenting));
   session.addEventListener('notice', (e) => toast(tMaybe(`notice_code.${e.detail.code}`) || e.detail.message, e.detail.code === 'asr_recovered' ? 'ok' : 'error', 8000));
   session.addEventListener('event', (e) => addEvent(e.detail.event));
+  session.addEventListener('speaker', (e) => page.stage && page.stage.speaker(e.detail.participant));
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupUi();
@@ -184,8 +185,9 @@ function setupUi() {
     stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
   });
   page.stage.onZoom = renderZoomTools;
-  $('#zoom-exhibit').onclick = () => page.stage.zoomExhibit();
-  $('#zoom-out').onclick = () => page.stage.zoomTo(null);
+  $('#zoom-exhibit').onclick = () => { page.stage.following = false; page.stage.zoomExhibit(); };
+  $('#zoom-out').onclick = () => { page.stage.following = false; page.stage.zoomTo(null); };
+  $('#zoom-speaker').onclick = () => page.stage.follow(!page.stage.following);
   const presenter = page.me && ['judge', 'mediator'].includes(page.me.role);
   page.evidence = new EvidencePanel($('#evidence'), { hearingId: page.hearingId, token: page.token, canUpload: true, canPresent: presenter });
   for (const tab of $$('.tab')) tab.addEventListener('click', () => selectTab(tab.dataset.tab));
@@ -316,6 +318,7 @@ function renderZoomTools() {
   const layout = s && s.layout;
   $('#zoom-exhibit').hidden = !(layout && layout.exhibit) || !!s.zoomed;
   $('#zoom-out').hidden = !(s && s.zoomed);
+  $('#zoom-speaker').setAttribute('aria-pressed', String(!!(s && s.following)));
 }
 
 function renderStage() {

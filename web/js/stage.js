@@ -25,6 +25,8 @@ export class Stage {
     this.people = [];
     this.zoomed = null; // {kind: 'seat'|'exhibit', id?}
     this.onZoom = null;
+    this.following = false; // zoom to whoever speaks (the server's `speaker` messages)
+    this.speaking = null;
     if (tapToZoom) stage.addEventListener('click', (e) => this._tap(e));
     const again = () => this.render();
     window.addEventListener('resize', again);
@@ -55,6 +57,17 @@ export class Stage {
     this.zoomed = target;
     this.render();
     if (this.onZoom) this.onZoom(this.zoomed);
+  }
+
+  /** Follow the active speaker: each `speaker` message zooms to that seat, silence to the whole room. */
+  follow(on) {
+    this.following = on;
+    this.zoomTo(on && this.speaking ? { kind: 'seat', id: this.speaking } : null);
+  }
+
+  speaker(participantId) {
+    this.speaking = participantId || null;
+    if (this.following) this.zoomTo(this.speaking ? { kind: 'seat', id: this.speaking } : null);
   }
 
   zoomExhibit() { this.zoomTo(this.layout && this.layout.exhibit ? { kind: 'exhibit' } : null); }
@@ -88,7 +101,7 @@ export class Stage {
 
   _tap(event) {
     if (event.target.closest('button, a, input')) return;
-    if (this.zoomed) { this.zoomTo(null); return; }
+    if (this.zoomed) { this.following = false; this.zoomTo(null); return; }
     if (!this.layout) return;
     const box = this.stage.getBoundingClientRect();
     const c = this.content();
