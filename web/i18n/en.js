@@ -512,4 +512,5 @@ export default {
   'docket.expired': 'This docket link has expired: ask the clerk for a new one.',
   'docket.bad_token': 'This docket link is not valid: ask the clerk.',
   'stage.follow_speaker': 'Follow the speaker',
+  'event_sentence.participant.join_seated': '{whom} came into the courtroom',
 };

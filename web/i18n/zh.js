@@ -512,4 +512,5 @@ export default {
   'docket.expired': '这个排期链接已过期，请联系书记员重新签发。',
   'docket.bad_token': '这个排期链接无效，请联系书记员。',
   'stage.follow_speaker': '跟随发言人',
+  'event_sentence.participant.join_seated': '{whom} 进入法庭',
 };

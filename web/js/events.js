@@ -28,6 +28,9 @@ export function eventSentence(e, participants = [], exhibits = []) {
     label: data.label || (exhibit ? exhibit.label : t('event.an_exhibit')),
     delay: Math.round(Number(data.delay) || 0),
   };
-  const text = tMaybe(`event_sentence.${e.kind}`, vars) || t('event_sentence.other', vars);
+  // The court's officers are seated when they join: they come into the courtroom, not the waiting room.
+  const seated = e.kind === 'participant.join' && participants.some((p) => p.id === e.subject && ['judge', 'clerk', 'mediator'].includes(p.role));
+  const key = seated ? 'event_sentence.participant.join_seated' : `event_sentence.${e.kind}`;
+  const text = tMaybe(key, vars) || t('event_sentence.other', vars);
   return `${wallTime(e.wall_time)} ${text}`.trim();
 }
