@@ -94,7 +94,7 @@ async def test_expired_forged_and_foreign_links(web_server: Any, api_factory: An
         await page.goto(base)  # no token at all (a fresh tab: nothing kept)
         await page.evaluate("sessionStorage.clear()")
         await page.reload()
-        assert "#token=" in await notice_reason(page, "no_token")
+        assert "完整链接" in await notice_reason(page, "no_token")
         watch.assert_clean()
     assert other["id"] != hid
 
