@@ -52,3 +52,13 @@ def test_language_setting() -> None:
     assert config_from(args).language == "en"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--language", "fr"])
+
+
+async def test_pages_and_hearings_follow_the_court_language(server_factory, api_factory) -> None:
+    server = await server_factory("--language", "en")
+    api = api_factory(server)
+    for path in ("/console/abc", "/join/abc", "/gallery", "/clerk", "/docket", "/verify"):
+        page = await api.request("GET", path, None)
+        assert page.status == 200 and '<html lang="en" data-court-language="en">' in page.text, (path, page.text[:200])
+    hearing = await api.create_hearing()
+    assert hearing["court"] == "Internet Court"
