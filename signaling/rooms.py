@@ -74,6 +74,8 @@ class RoomManager:
             room.start()
             for hook in self.on_start:
                 await hook(room)
+            if self.hub is not None and room.show_exhibit_area:
+                await self.hub.refresh(hearing.id)  # an exhibit shown again after a restart: a new layout
         return room
 
     async def _on_change(self, change: Change) -> None:
