@@ -155,8 +155,8 @@ async def test_court_pages_on_a_desktop_and_a_phone(server_factory: Any, api_fac
         # Honest controls: "admit all" counts exactly those it admits (not the waiting witness);
         # nobody who never came has an admit button; the witness is called, not admitted.
         row = lambda p: console.locator(f"#console-people li[data-id='{p['id']}']")  # noqa: E731
-        await row(witness).locator("[data-k=state].pstate-waiting").wait_for(timeout=10000)
-        await console.wait_for_selector("#admit-all[data-count='2']", timeout=10000)
+        await row(witness).locator("[data-k=state].pstate-waiting").wait_for(timeout=20000)
+        await console.wait_for_selector("#admit-all[data-count='2']", timeout=20000)
         assert await console.inner_text("#admit-all") == "全部准许入庭（2）"
         assert await row(witness).locator("button[data-action=admit]").count() == 0
         assert await row(absent).locator("button[data-action=admit]").count() == 0
@@ -164,7 +164,7 @@ async def test_court_pages_on_a_desktop_and_a_phone(server_factory: Any, api_fac
         assert await console.locator(".proc:not([hidden])").evaluate_all("b => b.map(x => x.dataset.action)") == ["start", "close"]
         await console.locator("#admit-all").click()
         for p in (plaintiff, defendant):
-            await console.wait_for_selector(f"#console-people li[data-id='{p['id']}'][data-state=admitted]", timeout=10000)
+            await console.wait_for_selector(f"#console-people li[data-id='{p['id']}'][data-state=admitted]", timeout=20000)
         await console.wait_for_selector("#admit-all", state="hidden")
         assert await row(witness).get_attribute("data-state") == "waiting"
         await console.keyboard.press("s")
@@ -180,7 +180,7 @@ async def test_court_pages_on_a_desktop_and_a_phone(server_factory: Any, api_fac
         assert shown.status == 200, shown.text
         for page in (console, phone):
             await wait_playing(page, "#stage-video")
-            await page.wait_for_function("() => { const l = window.courtroomPage.state.layout; return l && l.exhibit && l.seats.length === 3; }", timeout=10000)
+            await page.wait_for_function("() => { const l = window.courtroomPage.state.layout; return l && l.exhibit && l.seats.length === 3; }", timeout=20000)
         layout = await phone.evaluate("window.courtroomPage.state.layout")
         assert {s["participant"] for s in layout["seats"]} == {judge["id"], plaintiff["id"], defendant["id"]}
         assert (layout["width"], layout["height"]) == (640, 360)
@@ -274,7 +274,7 @@ async def test_clerk_key_judge_docket_and_public_pages(server_factory: Any, api_
 
         _, docket, docket_watch = await open_page(browser, link, "docket", viewport=PHONE, is_mobile=True, has_touch=True)
         cards = docket.locator("#docket-days li.hearing-card")
-        await cards.first.wait_for(timeout=10000)
+        await cards.first.wait_for(timeout=20000)
         assert await cards.evaluate_all("n => n.map(x => x.dataset.id)") == [today["id"], later["id"]]
         assert "#token=" not in docket.url, "the standing link's token leaves the address bar"
         assert not await latin_words(docket), await latin_words(docket)
