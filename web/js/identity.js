@@ -243,7 +243,8 @@ export function partyIdentity(page, { back }) {
 
 export class IdentityDesk {
   /**
-   * @param {object} opts {hearingId, token, session, may: (action) => bool, people: () => participants, onChange}
+   * @param {object} opts {hearingId, token, session, may: (action, participantId) => bool (the server's
+   *   participant_actions), people: () => participants, onChange}
    */
   constructor({ hearingId, token, session, may, people, onChange }) {
     this.hearingId = hearingId;
@@ -326,7 +327,7 @@ export class IdentityDesk {
     if (!status.required && !status.check && !status.registered && status.state === 'not_checked_in') {
       // Nobody registered, no check-in: only the judge's "ask to check in", kept small.
       const box = el('div', { class: 'identity-box identity-compact', dataset: { participant: status.participant, state: status.state } });
-      if (this.may('recheck_identity')) {
+      if (this.may('recheck_identity', status.participant)) {
         box.append(el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'recheck_identity', participant: status.participant },
           onclick: () => this._act({ action: 'recheck_identity', participant: status.participant }) }, t('identity.recheck_button')));
       }
@@ -354,14 +355,14 @@ export class IdentityDesk {
         status.reason ? ` · ${status.reason}` : ''));
     }
     const buttons = el('div', { class: 'person-actions' });
-    if (this.may('verify_identity')) {
+    if (this.may('verify_identity', status.participant)) {
       buttons.append(el('button', { type: 'button', class: 'btn btn-small btn-primary', dataset: { action: 'verify_identity', participant: status.participant },
         onclick: () => this._verdict(status.participant, true, '') }, t('identity.verify')));
       const reason = el('input', { type: 'text', maxlength: '500', class: 'identity-reason', placeholder: t('identity.reject_reason'), 'aria-label': t('identity.reject_reason') });
       buttons.append(reason, el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'reject_identity', participant: status.participant },
         onclick: () => this._verdict(status.participant, false, reason.value.trim(), reason) }, t('identity.reject')));
     }
-    if (this.may('recheck_identity')) {
+    if (this.may('recheck_identity', status.participant)) {
       buttons.append(el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'recheck_identity', participant: status.participant },
         onclick: () => this._act({ action: 'recheck_identity', participant: status.participant }) }, t('identity.recheck_button')));
     }

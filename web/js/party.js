@@ -8,6 +8,7 @@ import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
 import { partyIdentity } from './identity.js';
+import { Stage } from './stage.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -195,6 +196,11 @@ function setupHearingUi() {
     $('#self-off').hidden = false;
   }
   page.transcript = new TranscriptView($('#transcript-list'), { captions: $('#captions') });
+  page.stage = new Stage({
+    stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
+  });
+  page.stage.onZoom = (z) => { $('#zoom-out').hidden = !z; };
+  $('#zoom-out').onclick = () => page.stage.zoomTo(null);
   page.evidence = new EvidencePanel($('#evidence'), {
     hearingId: page.hearingId,
     token: page.token,
@@ -254,6 +260,8 @@ function onState(message) {
   renderPeople($('#people-list'), message.hearing.participants || [], message.you.id);
   renderControls();
   decideScreen();
+  if (page.stage) page.stage.update(message.layout, message.hearing.participants);
+  $('#zoom-out').hidden = !(page.stage && page.stage.zoomed);
 }
 
 function decideScreen() {
@@ -301,6 +309,7 @@ function hearingScreen() {
   if (page.identity && page.identity.active) return; // media events wait while a re-check is on screen
   const first = document.body.dataset.screen !== 'screen-hearing';
   showScreen('screen-hearing');
+  if (first && page.stage) page.stage.render(); // sizes are known only once it shows
   const overlay = $('#stage-overlay');
   const state = page.hearing.state;
   const session = page.session;
