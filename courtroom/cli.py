@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a participant's connection lost longer than this is noted in the record (default 60)")
     serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
+    serve.add_argument("--language", choices=["zh", "en"], default=None,
+                       help="the court's language: picture labels, slates, chapters, events, pages (default zh)")
     serve.add_argument("--log-level", default="INFO")
 
     hearing = sub.add_parser("hearing", help="create, list and export hearings")
@@ -98,7 +100,7 @@ def config_from(args: argparse.Namespace) -> Config:
         "broadcast_delay": "broadcast_delay", "time_zone": "time_zone",
         "record_flush_seconds": "record_flush_seconds", "drop_note_seconds": "drop_note_seconds",
         "database": "database_url",
-        "object_store": "object_store_url", "pod_id": "pod_id",
+        "object_store": "object_store_url", "pod_id": "pod_id", "language": "language",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)
@@ -113,6 +115,10 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
+    if "language" in values:
+        from .language import check_language
+
+        check_language(str(values["language"]))
     known = {f.name for f in fields(Config)}
     config = Config(**{k: v for k, v in values.items() if k in known})
     court_tz(config.time_zone)  # an unknown time zone fails here, with a clear message
