@@ -35,6 +35,8 @@ USEFUL: dict[str, Callable[[Participant], bool]] = {
     # Identity at join (courtroom/identity.py): a verdict or a new check-in for anyone still in the list.
     "verify_identity": lambda p: p.state is not PS.REMOVED,
     "recheck_identity": lambda p: p.state is not PS.REMOVED,
+    # The judge's ruling on attendance (courtroom/attendance.py): on a party or an agent.
+    "rule": lambda p: p.role in (Role.PLAINTIFF, Role.DEFENDANT, Role.AGENT) and p.state is not PS.REMOVED,
 }
 
 TARGET_ACTIONS = tuple(name for name, rule in ACTIONS.items() if rule.needs_participant)
