@@ -64,11 +64,11 @@ ACTIONS: dict[str, ActionRule] = {
         ActionRule("excuse_witness", frozenset({S.IN_SESSION, S.RECESS}), _PRESIDING, needs_participant=True),
         ActionRule("protect", NOT_CLOSED, _PRESIDING, needs_participant=True),
         ActionRule("unprotect", NOT_CLOSED, _PRESIDING, needs_participant=True),
-        # The judge's ruling on a participant's attendance (attendance.RULINGS: 视为缺席, 按撤诉处理, 准许).
-        ActionRule("rule", LIVE, _PRESIDING, needs_participant=True),
         # Identity (courtroom/identity.py): the officers' verdict; the judge asks for a new check-in.
         ActionRule("verify_identity", NOT_CLOSED, _COURT, needs_participant=True),
         ActionRule("recheck_identity", LIVE, _PRESIDING, needs_participant=True),
+        # The judge's ruling on a participant's attendance (attendance.RULINGS: 视为缺席, 按撤诉处理, 准许).
+        ActionRule("rule", LIVE, _PRESIDING, needs_participant=True),
         # The public broadcast.
         ActionRule("broadcast_on", frozenset({S.OPEN, S.IN_SESSION, S.RECESS}), _PRESIDING),
         ActionRule("broadcast_off", LIVE, _PRESIDING),
