@@ -8,6 +8,7 @@ the WebSocket fan-out). It holds no HTTP and no media.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import unicodedata
 import uuid
@@ -35,6 +36,8 @@ from .participants import (
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
 from .roles import SIDES, Role
 from .store import NotFound, SqliteStore
+
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
 class InvalidInput(Exception):
@@ -177,8 +180,12 @@ class Court:
         if procedure is ProcedureKind.MEDIATION and public:
             raise InvalidInput("not_public", "a mediation is never public")
         scheduled_at = body.get("scheduled_at")
-        if scheduled_at is not None and not isinstance(scheduled_at, int | float):
-            raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
+        # Finite and within years 1970..9999: a stored Infinity would be emitted as non-JSON.
+        if scheduled_at is not None and (
+            isinstance(scheduled_at, bool) or not isinstance(scheduled_at, int | float)
+            or not math.isfinite(scheduled_at) or not 0 <= scheduled_at <= MAX_UNIX_SECONDS
+        ):
+            raise InvalidInput("invalid_field", "scheduled_at must be unix seconds (years 1970 to 9999)")
         court = clean_text(body.get("court", self.config.court_name), "court", 200, required=False)
         hearing = Hearing(
             id=uuid.uuid4().hex[:12],

@@ -20,10 +20,12 @@ from .rooms import RoomManager
 from .routes import setup_routes
 from .speech import Speech
 from .transcript_api import TRANSCRIPT
+from .validation import quiet_parser_errors
 
 
 def create_app(config: Config) -> web.Application:
     pod = Pod.open(config)
+    quiet_parser_errors()
     if config.ice_addresses:
         restrict_host_addresses(config.ice_addresses)
     # Uploads are streamed to disk with their own limit; this bounds everything else.

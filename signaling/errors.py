@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -12,6 +11,8 @@ from courtroom.auth import AuthError
 from courtroom.court import InvalidInput
 from courtroom.procedure import ActionRefused
 from courtroom.store import NotFound
+
+from .validation import EdgeError, json_object
 
 log = logging.getLogger("courtroom.http")
 
@@ -31,6 +32,8 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 def classify(exc: BaseException) -> tuple[int, str, str] | None:
     """Map a domain exception onto (status, code, message); None for an unexpected one."""
     if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, EdgeError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, ActionRefused):
         return exc.status, exc.code, exc.message
@@ -78,11 +81,4 @@ async def read_json(request: web.Request, limit: int) -> dict[str, object]:
         size += len(chunk)
         if size > limit:
             raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
-    raw = b"".join(chunks)
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return body
+    return json_object(b"".join(chunks), limit)  # depth, numbers: signaling/validation.py
