@@ -103,7 +103,7 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config(**{k: v for k, v in values.items() if k in known})
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -136,6 +136,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser.error("unknown command")
     return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `courtroom` command. A reader that stops early (`courtroom verify F | head`) ends
+    the output quietly, without a BrokenPipeError traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and fail the same way.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -83,9 +83,8 @@ def _database(args: argparse.Namespace) -> Any:
     return Database(path)
 
 
-
-
 def _verify(args: argparse.Namespace) -> int:
+    from .deposits import expected_files, nearest
     from .ledger import file_digest
 
     path = Path(args.file)
@@ -112,9 +111,16 @@ def _verify(args: argparse.Namespace) -> int:
             return out
 
         entries = db.call(lookup)
+        near = None if entries else db.call(lambda: nearest(expected_files(db.conn, Path(args.data)), path))
     finally:
         db.close()
-    _print({"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries})
+    answer: dict[str, Any] = {"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries}
+    if not entries:
+        answer["nearest"] = near.to_dict() if near is not None else None
+    _print(answer)
+    if near is not None:
+        print(f"courtroom verify: not deposited; the nearest deposit by path is entry {near.seq} "
+              f"({near.kind} of hearing {near.hearing_id}) at {near.path}, sha256 {near.sha256}", file=sys.stderr)
     return 0 if entries else 1
 
 
@@ -123,20 +129,26 @@ def _check(args: argparse.Namespace) -> int:
     if db is None:
         return 2
     try:
+        from .deposits import check_files
         from .ledger import Ledger
 
         result = db.call(Ledger(db.conn, Path(args.data)).check)
+        # The chain holds the hashes; the files must still have them (archive, replay, exhibits, ...).
+        checked, problems = db.call(lambda: check_files(db.conn, Path(args.data)))
     finally:
         db.close()
-    _print(result.to_dict())
+    _print(result.to_dict() | {"ok": result.ok and not problems, "chain_ok": result.ok,
+                               "files_checked": checked, "file_problems": [p.to_dict() for p in problems]})
     if not result.ok:
         print(f"ledger check: BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-    return 0 if result.ok else 1
+    for problem in problems:
+        print(f"ledger check: {problem.describe()}", file=sys.stderr)
+    return 0 if result.ok and not problems else 1
 
 
 def _export(args: argparse.Namespace) -> int:
     from .admin import open_court
-    from .bundle import BundleError, export
+    from .bundle import BundleError, TamperedFiles, export
     from .cli import config_from
     from .store import NotFound
 
@@ -147,7 +159,7 @@ def _export(args: argparse.Namespace) -> int:
     court = open_court(config_from(args))
     try:
         summary = asyncio.run(export(court, args.hearing_id, out))
-    except NotFound as e:
+    except (NotFound, TamperedFiles) as e:
         print(f"courtroom hearing export: {e}", file=sys.stderr)
         return 1
     except (BundleError, OSError) as e:

@@ -53,6 +53,7 @@ from courtroom.sniff import HEAD_BYTES, sniff
 
 from . import exhibits
 from .access import caller, require_hearing
+from .checked_file import ChangedFile, checked
 from .errors import ApiError, read_json
 from .pod import HUB, POD, ROOMS, Pod, pod_of
 
@@ -250,6 +251,7 @@ class EvidenceService:
         self.store = EvidenceStore(pod.db.conn, self.ledger)
         self.presenting: dict[str, Presenting] = {}
         self.locks: dict[str, asyncio.Lock] = {}
+        self.altered: set[tuple[str, str]] = set()  # (exhibit, found sha256) already reported
 
     @property
     def court(self) -> Court:
@@ -497,16 +499,25 @@ async def download(request: web.Request) -> web.StreamResponse:
     _require_sees(actor, hearing)
     exhibit = await service.get(hearing.id, request.match_info["exhibit_id"])
     path = file_path(service.pod.config.data_dir, exhibit.sha256)
-    if not await asyncio.to_thread(path.exists):
-        raise ApiError(410, "gone", "the exhibit's file is missing from this pod")
-    return web.FileResponse(path, headers={
-        "Content-Type": exhibit.media_type,
-        "Content-Disposition": content_disposition(exhibit.filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox",
-        "ETag": f'"{exhibit.sha256}"',
-        "Cache-Control": "private, max-age=3600",
-    })
+    try:
+        return await checked(request, path, exhibit.sha256, {
+            "Content-Type": exhibit.media_type,
+            "Content-Disposition": content_disposition(exhibit.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, max-age=3600",
+        })
+    except FileNotFoundError:
+        raise ApiError(410, "gone", "the exhibit's file is missing from this pod") from None
+    except ChangedFile as exc:
+        # Once per changed file and process: the court is told, the log is not flooded.
+        if (exhibit.id, exc.actual) not in service.altered:
+            service.altered.add((exhibit.id, exc.actual))
+            log.error("exhibit %s of hearing %s was changed on disk: %s", exhibit.id, hearing.id, exc)
+            await service.court.record_event(hearing.id, "evidence.altered", "system", exhibit.id,
+                                             label=exhibit.label, expected_sha256=exc.expected, actual_sha256=exc.actual)
+        raise ApiError(409, "exhibit_altered", f"{exhibit.label}'s file no longer has its deposited SHA-256; "
+                       "the court has been told") from None
 
 
 async def _in_hearing(service: EvidenceService, actor: Actor, hearing: Hearing) -> None:
