@@ -53,6 +53,7 @@ class Config:
     broadcast_delay: float = 30.0
     hls_segment_seconds: float = 2.0
     disk_floor_bytes: int = 512 * 1024 * 1024
+    health_interval: float = 1.0  # seconds between checks of recording drops, writer errors and free disk
     # Evidence and limits
     evidence_max_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 64 * 1024

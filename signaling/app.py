@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -16,6 +18,7 @@ from .hub import Hub
 from .ice import restrict_host_addresses
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
+from .recording_health import RecordingHealth
 from .rooms import RoomManager
 from .routes import setup_routes
 from .speech import Speech
@@ -41,11 +44,24 @@ def create_app(config: Config) -> web.Application:
         app[ROOMS].speech = speech
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
+    health = RecordingHealth(pod.court, pod.metrics, app[HUB].notify_officers, config.health_interval)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(_recording_health)
     return app
+
+
+async def _recording_health(app: web.Application) -> AsyncIterator[None]:
+    """The periodic check of every running recording (drops, writer errors, free disk)."""
+    recorders: Recorders = app[POD].services["recorders"]
+    assert recorders.health is not None
+    task = asyncio.create_task(recorders.health.run(recorders.recordings), name="recording-health")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _load_speech(config: Config) -> Transcriber | None:

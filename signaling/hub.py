@@ -168,6 +168,12 @@ class Hub:
             return p.state is ParticipantState.ADMITTED
         return receives_hearing(p, hearing_state)
 
+    def notify_officers(self, hearing_id: str, message: dict[str, Any]) -> None:
+        """A `notice` for the judge, clerk and mediator (their consoles show it)."""
+        for session in list(self.sessions.get(hearing_id, {}).values()):
+            if session.participant.role in OFFICERS:
+                session.send(message)
+
     def broadcast(self, hearing_id: str, message: dict[str, Any], hearing_state: Any, transcript: bool = False) -> None:
         for session in list(self.sessions.get(hearing_id, {}).values()):
             if transcript and not self.sees_transcript(session.participant, hearing_state):

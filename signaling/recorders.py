@@ -13,6 +13,7 @@ from courtroom.ledger import Ledger
 from courtroom.procedure import HearingState
 
 from .recording import HearingRecording
+from .recording_health import RecordingHealth
 from .room import MediaRoom
 from .rooms import RoomManager
 
@@ -20,10 +21,11 @@ log = logging.getLogger("courtroom.recorders")
 
 
 class Recorders:
-    def __init__(self, court: Court, rooms: RoomManager) -> None:
+    def __init__(self, court: Court, rooms: RoomManager, health: RecordingHealth | None = None) -> None:
         self.court = court
         self.ledger = Ledger(court.db.conn, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
+        self.health = health
         rooms.on_start.append(self._started)
         rooms.on_update.append(self._updated)
         rooms.on_stop.append(self._stopped)
@@ -43,6 +45,9 @@ class Recorders:
         recording = self.recordings.pop(room.hearing.id, None)
         if recording is None:
             return
+        if self.health is not None:
+            await self.health.check(room.hearing.id, recording)  # what was lost since the last check is told too
+            self.health.forget(room.hearing.id)
         if room.hearing.state is HearingState.CLOSED:
             await recording.finish()
         else:
