@@ -58,6 +58,8 @@ class Config:
     evidence_max_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
     max_ws_message_bytes: int = 256 * 1024
+    idle_timeout: float = 30.0  # an HTTP connection with no request in progress is closed after this
+    body_timeout: float = 10.0  # a JSON body must arrive within this; an upload may pause no longer
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
 

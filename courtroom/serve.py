@@ -63,6 +63,7 @@ def serve(config: Config, demo: bool = False) -> int:
         print=None,
         handle_signals=True,
         access_log_class=AccessLogger,
+        keepalive_timeout=config.idle_timeout,  # also bounds a connection that never finishes its headers
         loop=asyncio.new_event_loop(),
     )
     return 0

@@ -14,6 +14,7 @@ from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
 from .errors import error_middleware
+from .evidence_api import EVIDENCE
 from .hub import Hub
 from .ice import restrict_host_addresses
 from .pod import HUB, POD, ROOMS, Pod
@@ -23,7 +24,7 @@ from .rooms import RoomManager
 from .routes import setup_routes
 from .speech import Speech
 from .transcript_api import TRANSCRIPT
-from .validation import quiet_parser_errors
+from .validation import EDGE_CONFIG, quiet_parser_errors
 
 
 def create_app(config: Config) -> web.Application:
@@ -34,6 +35,7 @@ def create_app(config: Config) -> web.Application:
     # Uploads are streamed to disk with their own limit; this bounds everything else.
     app = web.Application(middlewares=[error_middleware], client_max_size=config.evidence_max_bytes + (1 << 20))
     app[POD] = pod
+    app[EDGE_CONFIG] = config  # read by the edge (body timeouts)
     setup_routes(app)
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
@@ -47,6 +49,7 @@ def create_app(config: Config) -> web.Application:
     health = RecordingHealth(pod.court, pod.metrics, app[HUB].notify_officers, config.health_interval)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS], health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
+    pod.metrics.collector(lambda: held_gauges(app))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_recording_health)
@@ -84,6 +87,27 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     app[POD].db.close()
+
+
+def held_gauges(app: web.Application) -> list[tuple[str, str, dict[str, str], float]]:
+    """What the per-hearing tables hold: each returns to zero when no hearing is live."""
+    pod: Pod = app[POD]
+    held = dict(pod.court.held())
+    held["hub_sessions"] = len(app[HUB].sessions)
+    held["rooms"] = len(app[ROOMS].rooms)
+    recorders = pod.services.get("recorders")
+    if recorders is not None:
+        held["recordings"] = len(recorders.recordings)
+        if recorders.health is not None:
+            held["recording_health"] = len(recorders.health.free) + len(recorders.health._seen)
+    speech = pod.services.get("speech")
+    if speech is not None:
+        held.update(speech.held())
+    evidence = app.get(EVIDENCE)
+    if evidence is not None:
+        held["evidence_presenting"] = len(evidence.presenting)
+        held["evidence_locks"] = len(evidence.locks)
+    return [("courtroom_held_entries", "entries of per-hearing tables", {"table": k}, float(v)) for k, v in held.items()]
 
 
 def room_gauges(rooms: RoomManager) -> list[tuple[str, str, dict[str, str], float]]:

@@ -45,6 +45,7 @@ from courtroom.evidence import (
     upload_dir,
 )
 from courtroom.hearing import Hearing
+from courtroom.keyed import LockTable
 from courtroom.ledger import Ledger
 from courtroom.participants import Participant, receives_hearing
 from courtroom.procedure import LIVE, HearingState
@@ -56,6 +57,7 @@ from .access import caller, require_hearing
 from .checked_file import ChangedFile, checked
 from .errors import ApiError, read_json
 from .pod import HUB, POD, ROOMS, Pod, pod_of
+from .validation import BodyPace, EdgeError
 
 log = logging.getLogger("courtroom.evidence")
 
@@ -63,6 +65,8 @@ CHUNK = 64 * 1024
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one write in a worker thread
 MULTIPART_SLACK = 64 * 1024  # multipart headers and boundaries on top of the file itself
 MAX_TEXT_FIELD = 4096
+UPLOAD_IDLE_SECONDS = 10.0  # an upload may pause this long; after that long it must average ...
+UPLOAD_MIN_RATE = 4096.0  # ... 4 KiB/s (32 kbit/s: a poor mobile link still makes it)
 MAX_COMMENT = 2000
 _SEES_EVIDENCE = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.PLAINTIFF, Role.DEFENDANT, Role.AGENT})
 
@@ -119,13 +123,14 @@ async def receive_upload(
     pending: list[bytes] = []
     pending_bytes = 0
     ok = False
+    pace = BodyPace.for_request(request, UPLOAD_IDLE_SECONDS, UPLOAD_MIN_RATE)  # a body that stalls or trickles: 408
     try:
         try:
             reader = await request.multipart()
         except (ValueError, AssertionError, KeyError):
             raise _malformed("the multipart body has no valid boundary") from None
         while True:
-            part = await reader.next()
+            part = await pace.read(reader.next())
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
@@ -140,10 +145,11 @@ async def receive_upload(
                     path = into / f"{uuid.uuid4().hex}.part"
                     out = await asyncio.to_thread(_open_new, path)
                 while True:
-                    chunk = await part.read_chunk(CHUNK)
+                    chunk = await pace.read(part.read_chunk(CHUNK))
                     if not chunk:
                         break
                     size += len(chunk)
+                    pace.check(size)
                     if size > limit:
                         raise _too_large(limit)
                     digest.update(chunk)
@@ -157,8 +163,9 @@ async def receive_upload(
                             pending, pending_bytes = [], 0
             elif part.name in text_fields and part.name not in fields:
                 raw = b""
-                while chunk := await part.read_chunk(CHUNK):
+                while chunk := await pace.read(part.read_chunk(CHUNK)):
                     raw += chunk
+                    pace.check(len(raw) + size)
                     if len(raw) > MAX_TEXT_FIELD:
                         raise ApiError(400, "invalid_field", f"{part.name} is too long")
                 try:
@@ -175,7 +182,7 @@ async def receive_upload(
             await asyncio.to_thread(_sync_close, out)
             out = None
         ok = True
-    except ApiError:
+    except (ApiError, EdgeError):
         raise
     except (ValueError, AssertionError, ConnectionError, asyncio.IncompleteReadError, EOFError) as e:
         raise _malformed() from e
@@ -250,7 +257,7 @@ class EvidenceService:
         self.ledger = Ledger(pod.db.conn, pod.config.data_dir)
         self.store = EvidenceStore(pod.db.conn, self.ledger)
         self.presenting: dict[str, Presenting] = {}
-        self.locks: dict[str, asyncio.Lock] = {}
+        self.locks: LockTable[str] = LockTable()  # kept only while in use
         self.altered: set[tuple[str, str]] = set()  # (exhibit, found sha256) already reported
 
     @property
@@ -258,7 +265,7 @@ class EvidenceService:
         return self.pod.court
 
     def lock(self, hearing_id: str) -> asyncio.Lock:
-        return self.locks.setdefault(hearing_id, asyncio.Lock())
+        return self.locks[hearing_id]
 
     async def all_exhibits(self, hearing_id: str) -> list[Exhibit]:
         return await self.pod.db.run(self.store.list, hearing_id)

@@ -8,6 +8,7 @@ nothing that was shown is lost in a crash. Partials are shown and never stored.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -41,13 +42,33 @@ class Speech:
         self._speakers: dict[str, Participant] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._overloaded: set[str] = set()
+        self._streams: dict[str, int] = {}  # open recognizer streams per speaker
         transcriber.on_overload = self._overload_from_thread
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def open_speaker(self, participant: Participant) -> SpeechStream:
         self._loop = asyncio.get_running_loop()
         self._speakers[participant.id] = participant
-        return self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
+        self._streams[participant.id] = self._streams.get(participant.id, 0) + 1
+        stream = self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
+        loop = self._loop
+        # Forgotten once its last stream has delivered its last result (never before: a
+        # closing stream still flushes a final segment).
+        def released(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown: nothing to free
+                loop.call_soon_threadsafe(self._release, participant.id)
+
+        stream.closed.add_done_callback(released)
+        return stream
+
+    def _release(self, participant_id: str) -> None:
+        left = self._streams.get(participant_id, 1) - 1
+        if left > 0:
+            self._streams[participant_id] = left
+            return
+        self._streams.pop(participant_id, None)
+        self._speakers.pop(participant_id, None)
+        self._overloaded.discard(participant_id)
 
     # results, on the event loop
     def _on_result(self, result: SpeakerResult) -> None:
@@ -123,6 +144,9 @@ class Speech:
             p.hearing_id, "asr.overload" if report.overloaded else "asr.recovered", "system", p.id,
             dropped_seconds=round(report.dropped_seconds, 2), backlog_seconds=round(report.backlog_seconds, 2),
         )
+
+    def held(self) -> dict[str, int]:
+        return {"speech_speakers": len(self._speakers), "speech_streams": len(self._streams)}
 
     def gauges(self) -> list[tuple[str, str, dict[str, str], float]]:
         stats = self.transcriber.stats()

@@ -9,15 +9,24 @@ stays open.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import math
 import re
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage
+
+from courtroom.config import Config
+
+# The pod's configuration, for limits read at the edge (body_timeout) without importing the pod.
+EDGE_CONFIG = web.AppKey("edge_config", Config)
 
 MAX_JSON_DEPTH = 32
 # Integers a client may send: within a signed 64-bit column (SQLite's INTEGER), and floats
@@ -223,3 +232,37 @@ def quiet_parser_errors() -> None:
     logger = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, OneLineParserErrors) for f in logger.filters):
         logger.addFilter(OneLineParserErrors())
+
+
+# --- bodies that do not move ----------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class BodyPace:
+    """A request body must keep moving: no pause longer than `idle` seconds, and after
+    `grace` seconds an average of at least `min_rate` bytes a second. A body sent one byte
+    at a time is cut off with 408 instead of holding a request open indefinitely."""
+
+    def __init__(self, idle: float, min_rate: float = 16 * 1024, grace: float | None = None) -> None:
+        self.idle = idle
+        self.min_rate = min_rate
+        self.grace = idle if grace is None else grace
+        self.started = time.monotonic()
+
+    async def read(self, pending: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self.idle):
+                return await pending
+        except TimeoutError:
+            raise EdgeError(408, "body_timeout", f"the request body stopped for {self.idle:g} s") from None
+
+    @classmethod
+    def for_request(cls, request: web.Request, default_idle: float, min_rate: float) -> BodyPace:
+        config = request.config_dict.get(EDGE_CONFIG)
+        return cls(idle=config.body_timeout if config is not None else default_idle, min_rate=min_rate)
+
+    def check(self, received: int) -> None:
+        elapsed = time.monotonic() - self.started
+        if elapsed > self.grace and received < self.min_rate * elapsed:
+            raise EdgeError(408, "body_timeout", f"the request body arrives too slowly (under {self.min_rate / 1024:g} KiB/s)")

@@ -9,6 +9,7 @@ from aiohttp import WSMsgType, web
 
 from courtroom.auth import AuthError
 from courtroom.court import Actor
+from courtroom.ratelimit import RateLimiter
 
 from .errors import ApiError, classify
 from .hub import Hub, Session
@@ -23,6 +24,8 @@ log = logging.getLogger("courtroom.ws")
 
 # aiohttp closes the socket above this; below it, our own limit answers with an error.
 TRANSPORT_LIMIT = 4 * 1024 * 1024
+# Actions write events: a burst of 30, then 5 a second, per participant (across reconnects).
+ACTIONS_PER_PARTICIPANT = RateLimiter(burst=30, per_second=5.0)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -53,6 +56,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 session.error("bad_message", "messages are JSON text")
             elif msg.type == WSMsgType.ERROR:
                 break
+            await session.yield_to_writer()
     except Exception:  # noqa: BLE001 - past the upgrade no HTTP answer can be written: close the socket
         log.exception("the socket of %s failed", participant.id)
         await ws.close(code=1011, message=b"internal")
@@ -101,6 +105,9 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
                 raise SdpError("send the offer before its candidates")
             await session.peer.add_candidate(message)
         elif kind == "action":
+            if not ACTIONS_PER_PARTICIPANT.allow(session.id):
+                session.error("rate_limited", "too many actions: wait a moment")
+                return
             await _action(pod, session, message)
         elif kind == "ping":
             session.send({"type": "pong", "t": message.get("t")})

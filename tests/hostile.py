@@ -82,3 +82,55 @@ def assert_edge_error(reply: RawReply, status: int, code: str | None = None) -> 
 
 def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
+
+
+# --- a raw WebSocket client: many frames in one write --------------------------------------
+
+
+class RawWebSocket:
+    """Just enough of RFC 6455 to write a burst of frames in one TCP write, as a client that
+    pipelines would, and read the server's text frames back."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def connect(cls, port: int, path: str) -> RawWebSocket:
+        import base64
+        import os
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16))
+        writer.write(b"\r\n".join([f"GET {path} HTTP/1.1".encode(), b"Host: 127.0.0.1", b"Upgrade: websocket",
+                                   b"Connection: Upgrade", b"Sec-WebSocket-Key: " + key,
+                                   b"Sec-WebSocket-Version: 13"]) + b"\r\n\r\n")
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert answer.startswith(b"HTTP/1.1 101"), answer
+        return cls(reader, writer)
+
+    @staticmethod
+    def frame(text: str) -> bytes:
+        import os
+
+        payload = text.encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def send_all(self, texts: list[str]) -> None:
+        self.writer.write(b"".join(self.frame(t) for t in texts))
+
+    async def receive(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next frame from the server (never masked)."""
+        b0, b1 = await self.reader.readexactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self.reader.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self.reader.readexactly(8), "big")
+        return b0 & 0x0F, await self.reader.readexactly(n)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -58,6 +58,12 @@ async def _record(server) -> dict:
             assert await wait_frames(judge, 5, timeout=15)
             await judge.act("broadcast_on")
             await asyncio.sleep(3)
+            live = f"/public/hearings/{hid}/live/live.m3u8"
+            for _ in range(100):
+                if (await api.request("GET", live, None)).status == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert (await api.request("GET", live, None)).status == 200
             await judge.act("close")
             await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "closed")
         finally:
@@ -77,6 +83,11 @@ async def _record(server) -> dict:
             await asyncio.sleep(0.2)
         files = {f["kind"]: f for f in (await api.get_hearing(hid)).json["extra"]["record_files"]}
         assert {"archive", "replay", "captions"} <= set(files), files
+        # Closed, and past the broadcast delay: the live playlist is gone, the replay is there.
+        await asyncio.sleep(1.2)
+        assert_error(await api.request("GET", live, None), 404, "not_found")
+        assert (await api.request("GET", f"/public/hearings/{hid}/replay/replay.m3u8", None)).status == 200
+        CASES["resources"] += 1
 
         # The exhibit: its SHA-256 is the ETag, a client holding it gets 304, a changed file is refused.
         path = f"/api/hearings/{hid}/evidence/{exhibit['id']}/file"
