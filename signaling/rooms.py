@@ -10,6 +10,7 @@ from courtroom.hearing import Hearing
 from courtroom.participants import Participant
 from courtroom.procedure import LIVE
 
+from .memory import MemoryTrim
 from .room import MediaRoom, SpeechSink
 
 log = logging.getLogger("courtroom.rooms")
@@ -25,6 +26,7 @@ class RoomManager:
         self.on_start: list[RoomHook] = []  # the recorder attaches here
         self.on_update: list[RoomHook] = []  # after each change of the hearing
         self.on_stop: list[RoomHook] = []
+        self.trim = MemoryTrim()  # a hearing's freed memory goes back to the system
         court.add_listener(self._on_change)
 
     async def room_for(self, hearing: Hearing, people: list[Participant]) -> MediaRoom | None:
@@ -76,7 +78,9 @@ class RoomManager:
             except Exception:  # noqa: BLE001 - the room must stop even if a hook fails
                 log.exception("a room stop hook failed")
         await room.stop()
+        self.trim.schedule()
 
     async def close(self) -> None:
         for hearing_id in list(self.rooms):
             await self.stop(hearing_id)
+        await self.trim.close()
