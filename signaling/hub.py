@@ -123,7 +123,7 @@ class Hub:
 
     def unregister(self, session: Session) -> bool:
         """True when this was still the participant's current socket."""
-        group = self.sessions[session.participant.hearing_id]
+        group = self.sessions.get(session.participant.hearing_id, {})
         session.stop_writer()
         if group.get(session.id) is session:
             del group[session.id]
