@@ -136,7 +136,8 @@ async def export(court: Any, hearing_id: str, out: Path) -> dict[str, Any]:
 
     ledger = Ledger(court.db.conn, court.config.data_dir)
     hearing = await court.get_hearing(hearing_id)
-    _, problems = await court.db.run(check_files, court.db.conn, court.config.data_dir, hearing_id)
+    shared = bool(getattr(court.config, "database_url", ""))  # a court of pods: files may be on another pod
+    _, problems = await court.db.run(check_files, court.db.conn, court.config.data_dir, hearing_id, shared)
     if problems:
         raise TamperedFiles("refused: " + "; ".join(p.describe() for p in problems))
     entries: list[LedgerEntry] = await court.db.run(ledger.entries, hearing_id)

@@ -62,6 +62,19 @@ class Config:
     body_timeout: float = 10.0  # a JSON body must arrive within this; an upload may pause no longer
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
+    database_url: str = ""
+    object_store_url: str = ""
+    pod_id: str = ""  # this pod's name in the court's leases; default host:port
+    lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+
+    @property
+    def pod_name(self) -> str:
+        if self.pod_id:
+            return self.pod_id
+        import socket
+
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def picture_bitrate(self) -> int:

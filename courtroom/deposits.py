@@ -121,10 +121,15 @@ def check_file(f: DepositedFile) -> FileProblem | None:
     return None
 
 
-def check_files(conn: sqlite3.Connection, data_dir: Path, hearing_id: str | None = None) -> tuple[int, list[FileProblem]]:
-    """How many deposited files were hashed again, and each one that is missing or changed."""
+def check_files(conn: sqlite3.Connection, data_dir: Path, hearing_id: str | None = None,
+                shared: bool = False) -> tuple[int, list[FileProblem]]:
+    """How many deposited files were hashed again, and each one that is missing or changed.
+
+    `shared`: the court's database is shared by several pods (PostgreSQL), so a file may
+    rightly be on another pod's disk (the court's bucket holds them all and is checked there):
+    a file missing here is not a problem, a file here that changed is."""
     files = expected_files(conn, data_dir, hearing_id)
-    problems = [p for f in files if (p := check_file(f)) is not None]
+    problems = [p for f in files if (p := check_file(f)) is not None and not (shared and p.problem == "missing")]
     return len(files), problems
 
 

@@ -13,6 +13,7 @@ from asr.pipeline import Transcriber
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
+from .archiver import Archiver
 from .errors import error_middleware
 from .evidence_api import EVIDENCE
 from .hub import Hub
@@ -46,8 +47,12 @@ def create_app(config: Config) -> web.Application:
         app[ROOMS].speech = speech
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
+    archiver = Archiver(pod.court, pod.blobs) if pod.blobs is not None else None
+    if archiver is not None:
+        pod.services["archiver"] = archiver
+        app.cleanup_ctx.append(_archive_sweep)
     health = RecordingHealth(pod.court, pod.metrics, app[HUB].notify_officers, config.health_interval)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], health)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: held_gauges(app))
     app.cleanup_ctx.append(_database)
@@ -82,6 +87,15 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     speech = app[POD].services.get("speech")
     if speech is not None:
         speech.transcriber.close()
+
+
+async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
+    """Copy to the court's bucket whatever an earlier run deposited but did not copy."""
+    task = asyncio.get_running_loop().create_task(app[POD].services["archiver"].sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

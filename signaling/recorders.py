@@ -12,6 +12,7 @@ from courtroom.hearing import Hearing
 from courtroom.ledger import Ledger
 from courtroom.procedure import HearingState
 
+from .archiver import Archiver
 from .recording import HearingRecording
 from .recording_health import RecordingHealth
 from .room import MediaRoom
@@ -21,8 +22,10 @@ log = logging.getLogger("courtroom.recorders")
 
 
 class Recorders:
-    def __init__(self, court: Court, rooms: RoomManager, health: RecordingHealth | None = None) -> None:
+    def __init__(self, court: Court, rooms: RoomManager, archiver: Archiver | None = None,
+                 health: RecordingHealth | None = None) -> None:
         self.court = court
+        self.archiver = archiver
         self.ledger = Ledger(court.db.conn, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
         self.health = health
@@ -65,3 +68,6 @@ class Recorders:
                 self.ledger.deposit, f["kind"], hearing.id, Path(f["path"]).name, f["sha256"], f["size"]
             )
         await self.court.db.run(self.ledger.seal, hearing.id)
+        if self.archiver is not None:
+            await self.archiver.publish_replay(hearing.id)
+            await self.archiver.mirror_hearing(hearing.id)
