@@ -24,16 +24,16 @@ from tests.media_helpers import LOOPBACK_MEDIA, eventually, wait_frames
 
 
 class SlowSink:
-    """A writer that takes 50 ms per item (a stalled disk)."""
+    """A writer stalled until `gate` is set (a stuck disk): the queue in front of it fills."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
 
     def write_video(self, packet: av.Packet, on_air: bool = True) -> None:
-        self.gate.wait(0.05)
+        self.gate.wait(10)
 
     def write_audio(self, frame: av.AudioFrame, on_air: bool = True) -> None:
-        self.gate.wait(0.05)
+        self.gate.wait(10)
 
     def close(self) -> None:
         return None
@@ -57,7 +57,8 @@ async def test_dropped_media_and_a_writer_error_become_event_notice_and_metric(c
     metrics = Metrics()
     health = RecordingHealth(court, metrics, lambda h, m: notices.append((h, m)))
 
-    backlog = Pump(DelayLine(0.0, 15, max_items=10), SlowSink(), name="test-archive")
+    stalled = SlowSink()
+    backlog = Pump(DelayLine(0.0, 15, max_items=10), stalled, name="test-archive")
     failing = Pump(DelayLine(0.0, 15, max_items=1000), FailingSink(), name="test-public")
     try:
         for i in range(100):  # far more than 10 items while the writer takes 50 ms each
@@ -71,6 +72,7 @@ async def test_dropped_media_and_a_writer_error_become_event_notice_and_metric(c
         await health.check_pump(hearing.id, "archive", backlog)
         await health.check_pump(hearing.id, "public", failing)
     finally:
+        stalled.gate.set()
         backlog.line.close()
         failing.line.close()
     kinds = [e.kind for e in await court.events(hearing.id)]
