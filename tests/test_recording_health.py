@@ -48,6 +48,7 @@ def packet(i: int) -> av.Packet:
     p = av.Packet(b"\x00\x00\x00\x01" + bytes(100))
     p.pts = i
     p.time_base = Fraction(1, 15)
+    p.is_keyframe = True  # after a drop the line skips to a keyframe: each one reaches the stalled writer
     return p
 
 
