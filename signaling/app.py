@@ -41,6 +41,8 @@ def create_app(config: Config) -> web.Application:
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    app[ROOMS].hub = app[HUB]
+    app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
     transcriber = _load_speech(config)
     if transcriber is not None:
         speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics, config.asr_engine)
@@ -51,7 +53,7 @@ def create_app(config: Config) -> web.Application:
     if archiver is not None:
         pod.services["archiver"] = archiver
         app.cleanup_ctx.append(_archive_sweep)
-    health = RecordingHealth(pod.court, pod.metrics, app[HUB].notify_officers, config.health_interval)
+    health = RecordingHealth(pod.court, pod.metrics, app[HUB].to_officers, config.health_interval)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: held_gauges(app))
@@ -83,7 +85,10 @@ def _load_speech(config: Config) -> Transcriber | None:
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
     yield
+    # Effects still queued (a close's replay, the last notifications) run out first.
+    await app[POD].court.effects.drain(60.0)
     await app[ROOMS].close()
+    await app[POD].court.effects.drain(60.0)
     speech = app[POD].services.get("speech")
     if speech is not None:
         speech.transcriber.close()
