@@ -517,4 +517,8 @@ export default {
   'docket.bad_token': 'This docket link is not valid: ask the clerk.',
   'stage.follow_speaker': 'Follow the speaker',
   'event_sentence.participant.join_seated': '{whom} came into the courtroom',
+  'notice_code.recording_dropped': 'The recording fell behind: some media was not recorded.',
+  'notice_code.recording_error': 'The recording failed: later media is not recorded.',
+  'notice_code.disk_low': 'Disk space is running low: the recording stops below the floor.',
+  'notice_code.recording_stopped': 'Disk space ran out: the recording stopped; what was recorded is kept.',
 };

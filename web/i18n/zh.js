@@ -517,4 +517,8 @@ export default {
   'docket.bad_token': '这个排期链接无效，请联系书记员。',
   'stage.follow_speaker': '跟随发言人',
   'event_sentence.participant.join_seated': '{whom} 进入法庭',
+  'notice_code.recording_dropped': '录制积压，部分音视频未能录入。',
+  'notice_code.recording_error': '录制写入失败，此后的音视频未能录入。',
+  'notice_code.disk_low': '磁盘空间不足，低于下限时录制将停止。',
+  'notice_code.recording_stopped': '磁盘空间不足，录制已停止，已录部分完好保存。',
 };
