@@ -43,6 +43,9 @@ ZH_PROMPT = "以下是普通话的句子。"
 _FRAME = SAMPLE_RATE // 50  # 20 ms
 _REPEAT = re.compile(r"(.{1,12}?)(?:[\s,，、.。!！?？-]*\1){4,}", re.S)
 _PUNCT = re.compile(r"[\W_]+", re.U)
+#: what Whisper writes on a turn's trailing silence, learnt from subtitled videos (seen here:
+#: "作词作作曲" after a real Mandarin sentence); a segment that is only this is dropped
+_CREDITS = re.compile(r"^(?:[作词曲编]{2,}|.*(?:字幕|订阅|点赞|打赏|栏目|谢谢观看|感谢观看).*)$")
 
 
 def is_repetitive(text: str) -> bool:
@@ -300,7 +303,7 @@ class WhisperEngine(Engine):
             key = _PUNCT.sub("", text)
             if not key or is_repetitive(text) or segment.compression_ratio > 2.4:
                 continue
-            if self._is_echo(key, vocab_key):
+            if self._is_echo(key, vocab_key) or (chinese and _CREDITS.match(key)):
                 continue
             texts.append(text)
             for w in segment.words or []:
