@@ -20,7 +20,7 @@ from courtroom.procedure import ActionRefused
 from courtroom.transcript import TranscriptService
 from courtroom.vocabulary import court_vocabulary
 from loadtest.synthetic import read_wav_48k
-from tests.asr_audio import RATE, chunks, timeline
+from tests.asr_audio import chunks, timeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zh"
 ASSOCIATION = "广州市房地产中介协会"
