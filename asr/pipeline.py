@@ -172,6 +172,7 @@ class SpeakerStream:
         self._onset: float | None = None  # voice onset of the utterance not yet finalised
         self._times = TimeMap(SAMPLE_RATE)
         self._last_partial = 0.0
+        self._partial_cost = 0.0  # seconds the last partial took
         self._partial_text = ""
         self._audio_samples = 0
         self._busy = 0.0
@@ -518,15 +519,20 @@ class SpeakerStream:
         if stream is None or not stream.has_partials or self._resampler is None:
             return
         now = time.monotonic()
-        interval = max(self._transcriber.partial_interval, stream.partial_interval or 0.0)
+        # A partial may cost a whole decoding pass (Whisper): at most a third of the time.
+        interval = max(
+            self._transcriber.partial_interval, stream.partial_interval or 0.0, 2.0 * self._partial_cost
+        )
         if now - self._last_partial < interval:
             return
         with self._lock:
             behind = self._backlog_samples > IN_RATE // 2
-        if behind:
-            return  # catching up: finals matter, partials would be stale
-        self._last_partial = now
+        if behind or not self._transcriber._queue.empty():
+            return  # catching up, or other speakers wait: finals matter, partials would be stale
+        t0 = time.perf_counter()
         result = stream.partial()
+        self._partial_cost = time.perf_counter() - t0
+        self._last_partial = time.monotonic()
         if result is not None and result.text != self._partial_text:
             self._partial_text = result.text
             self._deliver([result])

@@ -265,7 +265,7 @@ class WhisperEngine(Engine):
             initial_prompt=self.prompt_for(vocabulary),
             word_timestamps=words,
             vad_filter=False,
-            without_timestamps=False,
+            without_timestamps=not words,  # a partial needs no times: a shorter decode
             max_new_tokens=min(200, int(12 * duration) + 24),
             compression_ratio_threshold=2.4,
             hallucination_silence_threshold=2.0,
