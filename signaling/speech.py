@@ -95,6 +95,18 @@ class Speech:
         for stream in self._streams.get(hearing_id, []):
             stream.vocabulary = words
 
+    async def readings_done(self, timeout: float = 60.0) -> bool:
+        """Wait (off the loop) until the record engine has read every turn handed to it, and
+        the replacements are stored: for closing a hearing's record (finishing)."""
+        reader = self.transcriber.record
+        if reader is None:
+            return True
+        done = await asyncio.to_thread(reader.wait_idle, timeout)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        return done
+
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
