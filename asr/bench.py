@@ -348,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the court run: the language's default engines, live + record (asr.bench_court)")
     parser.add_argument("--cycles", type=int, default=3, help="court run: times the clips are said")
     parser.add_argument("--gap", type=float, default=2.0, help="court run: seconds between turns")
+    parser.add_argument("--live-only", action="store_true", help="court run: without the record engine")
     parser.add_argument("--memory", type=float, metavar="MINUTES",
                         help="memory run: MINUTES of speech into one recognizer (--engine, --recycle)")
     parser.add_argument("--recycle", type=float, default=300.0,
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.court:
         from .bench_court import court_run
 
-        return asyncio.run(court_run(args.court, args.cycles, args.gap)) or 0
+        return asyncio.run(court_run(args.court, args.cycles, args.gap, args.live_only)) or 0
     if args.memory:
         return memory_bench(args)
     global NICE

@@ -72,7 +72,7 @@ def cer(reference: str, hypothesis: str) -> float:
     return row[-1] / max(1, len(ref))
 
 
-async def court_run(language: str, cycles: int, gap: float) -> None:
+async def court_run(language: str, cycles: int, gap: float, live_only: bool = False) -> None:
     plan = plan_speech(language)
     assert plan is not None
     t0 = time.perf_counter()
@@ -83,15 +83,24 @@ async def court_run(language: str, cycles: int, gap: float) -> None:
     clips = [(read_16k(FIXTURES / name), text) for name, text in ZH_CLIPS.items()]
     if record is not None:
         plain, heard = [], []
+        record_cpu = 0.0
         for audio, text in clips:
             p = "".join(r.text for r in record.transcribe(audio, 0.0))
+            cpu0 = time.process_time()
             h = "".join(r.text for r in record.transcribe(audio, 0.0, vocabulary=ZH_HEARING))
+            record_cpu += time.process_time() - cpu0
             plain.append(cer(text, p))
             heard.append(cer(text, h))
             print(f"  {text}\n    plain prompt   {p}  (CER {plain[-1]:.2f})\n"
                   f"    hearing words  {h}  (CER {heard[-1]:.2f})")
         print(f"record engine CER, whole clips: plain prompt {statistics.mean(plain):.3f}, "
               f"with the hearing's words {statistics.mean(heard):.3f}")
+        clip_seconds = sum(a.size for a, _ in clips) / 16000
+        print(f"record pass CPU (beam 5, the hearing's words): {record_cpu / clip_seconds:.2f} s per second "
+              f"of speech ({record_cpu / len(clips):.2f} s per turn of {clip_seconds / len(clips):.1f} s)")
+    if live_only:
+        record = None
+        print("-- live engine alone (no record pass) --")
     reader = RecordReader(record, nice=0) if record is not None else None
     transcriber = Transcriber(live, workers=1, nice=0, record=reader)
     loop = asyncio.get_running_loop()
@@ -149,9 +158,9 @@ async def court_run(language: str, cycles: int, gap: float) -> None:
             record_cer.append(cer(text, "".join(r.text for _, r in readings)))
     print(f"turns {len(spans)} ({speech:.0f} s of speech, {gap:.1f} s between turns), "
           f"dropped {stats.dropped_seconds:.1f} s")
-    print(f"CPU per second of speech: whole process {cpu / speech:.2f} core; "
-          f"live engine (finals + partials) {live_busy / speech:.2f}, record pass {record_busy / speech:.2f} "
-          "(worker wall time, one compute thread each)")
+    print(f"process CPU per second of speech: {cpu / speech:.2f} s "
+          f"({'live engine only: finals + partials' if reader is None else 'live engine + record pass'}); "
+          f"worker wall time: live {live_busy / speech:.2f}, record {record_busy / speech:.2f}")
     print(f"first partial after speech onset   p50 {pct(first_partial, .5):.2f} s  p95 {pct(first_partial, .95):.2f} s"
           f"  ({len(first_partial)}/{len(spans)} turns)")
     print(f"live final after end of speech     p50 {pct(live_final, .5):.2f} s  p95 {pct(live_final, .95):.2f} s"
