@@ -670,12 +670,12 @@ class Transcriber:
         which blocks: not on the event loop."""
         for _ in self._threads:
             self._queue.put(None)
-        if self.record is not None:
-            self.record.close()
         deadline = time.monotonic() + wait
         for thread in self._threads:
             if wait > 0:
                 thread.join(max(0.0, deadline - time.monotonic()))
+        if self.record is not None:  # after the workers: their last turns are queued by now
+            self.record.close(max(0.0, deadline - time.monotonic()) if wait > 0 else 0.0)
 
     # ---- internals -------------------------------------------------------------------
 

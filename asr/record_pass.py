@@ -91,8 +91,12 @@ class RecordReader:
                 self._idle.wait(left)
         return True
 
-    def close(self) -> None:
+    def close(self, wait: float = 0.0) -> None:
+        """Stop after the turns queued so far; ``wait`` > 0 joins the thread that long
+        (blocks: not on the event loop)."""
         self._queue.put(None)
+        if wait > 0:
+            self._thread.join(wait)
 
     def _run(self) -> None:
         set_thread_nice(self.nice)

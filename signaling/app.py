@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -78,7 +79,10 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     await app[ROOMS].close()
     speech = app[POD].services.get("speech")
     if speech is not None:
-        speech.transcriber.close()
+        # Bounded: the last turns' readings are stored, and no decoding thread is cut off
+        # by the process exiting (CTranslate2 aborts then).
+        await asyncio.to_thread(speech.transcriber.close, 5.0)
+        await speech.readings_done(1.0)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
