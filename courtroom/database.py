@@ -133,6 +133,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_sha ON ledger(sha256);
     CREATE INDEX ledger_hearing ON ledger(hearing_id, seq);
     """,
+    # 4: which pod of a multi-pod court holds each live hearing (courtroom/leases.py)
+    """
+    CREATE TABLE leases (
+        hearing_id TEXT PRIMARY KEY,
+        pod TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 ]
 
 
@@ -191,3 +199,13 @@ class Database:
     def close(self) -> None:
         self._executor.submit(self.conn.close).result()
         self._executor.shutdown(wait=True)
+
+
+def open_database(data_dir: Path, url: str = "") -> Database:
+    """The pod's database: the court's PostgreSQL when a URL is configured (a multi-pod
+    court), otherwise the embedded SQLite file in the data folder."""
+    if url:
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(url)  # type: ignore[return-value]  # same interface
+    return Database(data_dir / "courtroom.sqlite3")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from asr.record_pass import RecordReader
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
+from .archiver import Archiver
 from .errors import error_middleware
 from .evidence_api import EVIDENCE
 from .hub import Hub
@@ -44,7 +46,11 @@ def create_app(config: Config) -> web.Application:
         speech.exhibit_labels = _exhibit_labels(app)
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
+    archiver = Archiver(pod.court, pod.blobs) if pod.blobs is not None else None
+    if archiver is not None:
+        pod.services["archiver"] = archiver
+        app.cleanup_ctx.append(_archive_sweep)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
@@ -83,6 +89,15 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         # by the process exiting (CTranslate2 aborts then).
         await asyncio.to_thread(speech.transcriber.close, 5.0)
         await speech.readings_done(1.0)
+
+
+async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
+    """Copy to the court's bucket whatever an earlier run deposited but did not copy."""
+    task = asyncio.get_running_loop().create_task(app[POD].services["archiver"].sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
