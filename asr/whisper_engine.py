@@ -13,6 +13,7 @@ are dropped.  Mandarin output is converted to simplified characters (:mod:`asr.s
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -207,6 +208,9 @@ class WhisperEngine(Engine):
         ``nice`` so that they inherit it (the worker threads only wait for them)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from faster_whisper import WhisperModel
+
+        # It logs every pass at INFO: with partials about once a second per speaker.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 
         def build() -> Any:
             return WhisperModel(
