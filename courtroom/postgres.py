@@ -14,16 +14,13 @@ of migrations for both engines.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from .database import MIGRATIONS, _statements
-
-T = TypeVar("T")
+from .database import MIGRATIONS, Database, _statements
 
 # One advisory lock id for "the court's write lock" (any constant; ASCII "CRTW").
 WRITE_LOCK = 0x43525457
@@ -225,30 +222,14 @@ def connect(url: str, timeout: float = 5.0) -> PortableConnection:
     return conn
 
 
-class PostgresDatabase:
+class PostgresDatabase(Database):
     """The court's PostgreSQL database with the interface of the embedded `Database`:
     one connection, used from one thread, so the event loop never waits on the network."""
 
     def __init__(self, url: str) -> None:
+        super().__init__(Path(), lambda: connect(url))
         self.url = url
         self.path = redact(url)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg")
-        try:
-            self.conn = self._executor.submit(connect, url).result()
-        except BaseException:
-            self._executor.shutdown(wait=False)
-            raise
-
-    async def run(self, fn: Callable[..., T], *args: object) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
-
-    def call(self, fn: Callable[..., T], *args: object) -> T:
-        return self._executor.submit(fn, *args).result()
-
-    def close(self) -> None:
-        self._executor.submit(self.conn.close).result()
-        self._executor.shutdown(wait=True)
 
 
 def tables(conn: PortableConnection) -> Iterator[str]:

@@ -78,6 +78,14 @@ def _stop_pid(pid: int, timeout: float = 10.0) -> None:
         pass
 
 
+def _stop_process(pid: int, proc: subprocess.Popen[bytes] | None) -> None:
+    """Stop a service we started (TERM, then KILL) and reap it."""
+    if pid:
+        _stop_pid(pid)
+    if proc is not None:
+        proc.wait(timeout=15)
+
+
 def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -190,10 +198,7 @@ class Seaweed:
         return self
 
     def stop(self) -> None:
-        if self.pid:
-            _stop_pid(self.pid)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        _stop_process(self.pid, self.proc)
 
     def state(self) -> dict[str, Any]:
         return {"folder": str(self.folder), "s3_port": self.s3_port, "pid": self.pid}
@@ -254,10 +259,7 @@ class Nginx:
         return self
 
     def stop(self) -> None:
-        if self.pid:
-            _stop_pid(self.pid)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        _stop_process(self.pid, self.proc)
         shutil.rmtree(self.work, ignore_errors=True)
 
     def state(self) -> dict[str, Any]:
@@ -310,10 +312,7 @@ class Pod:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.pid:
-            _stop_pid(self.pid)
-        if self.proc is not None:
-            self.proc.wait(timeout=15)
+        _stop_process(self.pid, self.proc)
 
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "port": self.port, "pid": self.pid, "data": str(self.data)}
