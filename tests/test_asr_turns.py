@@ -146,3 +146,28 @@ async def test_a_reading_replaces_the_turns_live_segments_but_never_a_correction
     with pytest.raises(ActionRefused):
         await svc.replace_with_reading(hearing.id, [a.id], "别的", 0.9, 3.4)
     assert (await svc.segment(hearing.id, a.id)).text == d_text
+
+
+async def test_a_reading_replaces_segments_on_postgresql_too(postgres, tmp_path):
+    """The court's shared database: the same transaction (lock, history, strike) on PostgreSQL."""
+    from courtroom.auth import TokenSigner
+    from courtroom.config import Config
+    from courtroom.database import open_database
+
+    db = open_database(tmp_path, postgres.database_url("asrturns"))
+    try:
+        court = Court(Config(data_dir=tmp_path / "pod"), db, TokenSigner("k" * 32, 3600))
+        svc = TranscriptService(court)
+        clerk = Actor.clerk()
+        hearing = await court.create_hearing({"case_number": CASE, "procedure": "simple"}, clerk)
+        person, _ = await court.add_participant(hearing.id, {"role": "plaintiff", "name": "张三"}, clerk)
+        a = await svc.add_final(hearing.id, person.id, "广州市佛地产", 1.0, 2.0)
+        b = await svc.add_final(hearing.id, person.id, "中间协会", 2.2, 3.0)
+        assert a and b
+        changed = await svc.replace_with_reading(hearing.id, [a.id, b.id], "广州市房地产中介协会", 1.0, 3.0,
+                                                 [], "whisper-record")
+        assert [s.text for s in changed] == ["广州市房地产中介协会", ""]
+        assert [(e.editor, e.before) for e in await svc.history(b.id)] == [("asr.record", "中间协会")]
+        assert [s.text for s in await svc.segments(hearing.id) if s.text] == ["广州市房地产中介协会"]
+    finally:
+        db.close()
