@@ -22,6 +22,7 @@ from asr.prompt import hearing_vocabulary
 from courtroom.config import Config
 from courtroom.court import Court
 from courtroom.participants import Participant
+from courtroom.procedure import ActionRefused
 from courtroom.roles import Role
 from courtroom.transcript import Segment, TranscriptService
 from courtroom.vocabulary import court_vocabulary
@@ -166,6 +167,9 @@ class Speech:
                 p.hearing_id, ids, result.text, result.start, result.end,
                 [asdict(w) for w in result.words], self.record_engine,
             )
+        except ActionRefused as refused:  # sealed meanwhile: the record stays as confirmed
+            log.warning("the record engine's reading of a turn of %s was not applied: %s", p.id, refused.message)
+            return
         except Exception:  # noqa: BLE001 - the live text stays in the record
             log.exception("replacing a turn with the record engine's reading failed")
             return
