@@ -55,14 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
     serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
     serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
-    serve.add_argument("--language", default=None,
-                       help="the court's language (default zh): speech engines, prompt and pages")
     serve.add_argument("--asr-engine", choices=["auto", "vosk", "whisper", "off"], default=None,
                        help="the live caption engine (default auto: Vosk when --asr-model is a Vosk folder "
                        "for the court's language, else Whisper)")
     serve.add_argument("--asr-model", default=None, metavar="PATH",
                        help="the live engine's model folder: a Vosk model (e.g. vosk-model-cn) or a CTranslate2 Whisper folder")
-    serve.add_argument("--asr-language", default=None, help=argparse.SUPPRESS)  # deprecated: --language
+    serve.add_argument("--asr-language", default=None, metavar="CODE",
+                       help="the recognizers' language when not the court's (--language), e.g. ko for the packaged Vosk model")
     serve.add_argument("--record-engine", choices=["whisper", "off"], default=None,
                        help="reads each whole turn again for the record (default whisper)")
     serve.add_argument("--record-model", default=None, metavar="PATH",
@@ -70,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
     serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
+    serve.add_argument("--language", choices=["zh", "en"], default=None,
+                       help="the court's language: picture labels, slates, chapters, events, pages, and the "
+                       "speech engines and their prompt (default zh)")
     serve.add_argument("--log-level", default="INFO")
 
     hearing = sub.add_parser("hearing", help="create, list and export hearings")
@@ -116,6 +118,10 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
+    if "language" in values:
+        from .language import check_language
+
+        check_language(str(values["language"]))
     known = {f.name for f in fields(Config)}
     return Config(**{k: v for k, v in values.items() if k in known})
 

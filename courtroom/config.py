@@ -33,7 +33,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""  # base of join links; default http://host:port
-    court_name: str = "互联网法院 Internet Court"
+    court_name: str = ""  # default: the court's name in its language (courtroom.language)
+    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages, speech engines (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
@@ -44,12 +45,10 @@ class Config:
     fps: int = 15
     video_bitrate: int = 0  # 0: by picture size, 0.1 bit per pixel (1.4 Mbit/s at 1280x720/15)
     encoder_preset: str = "veryfast"
-    # The court's language: it decides the speech engines, the prompt and the pages' default
-    language: str = "zh"
     # Speech recognition (see docs/asr.md: a live engine for captions, a record engine)
     asr_engine: str = "auto"  # the live engine: auto | vosk | whisper | off
     asr_model: Path | None = None  # the live engine's model folder; default by language
-    asr_language: str | None = None  # deprecated: the recognizers' language if not `language`
+    asr_language: str | None = None  # the recognizers' language when not the court's (e.g. ko); default `language`
     record_engine: str = "whisper"  # whisper (reads each whole turn for the record) | off
     record_model: Path | None = None  # a CTranslate2 Whisper folder; default multilingual base
     record_backlog: int = 8  # turns waiting for the record engine; more keep the live text
@@ -87,6 +86,12 @@ class Config:
         if self.video_bitrate:
             return self.video_bitrate
         return max(250_000, min(4_000_000, int(self.video_width * self.video_height * self.fps * 0.1)))
+
+    @property
+    def court(self) -> str:
+        from .language import COURT_NAMES
+
+        return self.court_name or COURT_NAMES.get(self.language, COURT_NAMES["zh"])
 
     @property
     def base_url(self) -> str:

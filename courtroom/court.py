@@ -14,12 +14,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .auth import AuthError, TokenSigner, new_nonce
 from .clock import HearingClock
 from .config import Config
 from .database import Database
+from .effects import Effects
 from .events import Event
 from .hearing import Hearing
 from .participants import (
@@ -33,7 +35,7 @@ from .participants import (
     next_witness_state,
 )
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
-from .roles import SIDES, Role
+from .roles import SIDES, Role, may_act_on
 from .store import NotFound, SqliteStore
 
 
@@ -91,6 +93,21 @@ def clean_text(value: object, field_name: str, max_len: int, required: bool = Tr
     return text
 
 
+def _screened_from(p: Participant, screened: object, people: list[Participant]) -> list[str]:
+    """The participants a protected participant is screened from, checked (400 otherwise)."""
+    if p.role in (Role.JUDGE, Role.MEDIATOR):
+        raise InvalidInput("invalid_target", f"the presiding {p.role.value} cannot be protected: the court is never screened")
+    if not isinstance(screened, list) or not all(isinstance(s, str) for s in screened):
+        raise InvalidInput("invalid_field", "screened_from must be a list of participant ids")
+    ids = {q.id for q in people}
+    unknown = [s for s in screened if s not in ids]
+    if unknown:
+        raise InvalidInput("unknown_participant", f"screened_from names no participant of this hearing: {', '.join(unknown)}")
+    if p.id in screened:
+        raise InvalidInput("invalid_field", f"{p.name} cannot be screened from themselves")
+    return list(dict.fromkeys(screened))
+
+
 class Court:
     def __init__(self, config: Config, db: Database, signer: TokenSigner) -> None:
         self.config = config
@@ -102,6 +119,10 @@ class Court:
         self._connected: dict[str, set[str]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
+        self.effects = Effects(self.record_event)
+        # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
+        # hearing time from which the cutter did cut (later when it had already let more out).
+        self.broadcast_cutters: list[Callable[[str, float], float | None]] = []
 
     # listeners
     def add_listener(self, listener: Listener) -> None:
@@ -112,10 +133,11 @@ class Court:
         self._event_listeners.append(listener)
 
     async def _notify(self, change: Change) -> None:
+        """The change is committed: its effects run after the answer, in order, each on its
+        own (`courtroom.effects`): a failing listener never skips the others."""
         for listener in list(self._listeners):
-            result = listener(change)
-            if asyncio.iscoroutine(result):
-                await result
+            name = getattr(listener, "__qualname__", type(listener).__name__)
+            self.effects.submit(change.hearing.id, f"{name}:{change.action}", partial(listener, change))
 
     # clock
     def clock(self, hearing: Hearing) -> HearingClock | None:
@@ -180,7 +202,7 @@ class Court:
         scheduled_at = body.get("scheduled_at")
         if scheduled_at is not None and not isinstance(scheduled_at, int | float):
             raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
-        court = clean_text(body.get("court", self.config.court_name), "court", 200, required=False)
+        court = clean_text(body.get("court", self.config.court), "court", 200, required=False)
         hearing = Hearing(
             id=uuid.uuid4().hex[:12],
             case_number=case_number,
@@ -307,8 +329,14 @@ class Court:
     # acting
     async def act(self, hearing_id: str, actor: Actor, action: str, target_id: str | None = None, data: dict[str, Any] | None = None) -> Change:
         data = data or {}
+        # The hearing time of the act itself, before any wait for the lock: the off-air
+        # button takes effect here, not when the change is committed.
+        clock = self._clocks.get(hearing_id)
+        acted_at = clock.now() if clock is not None else None
         async with self._locks[hearing_id]:
             hearing = await self.get_hearing(hearing_id)
+            if acted_at is not None:
+                data = {**data, "_acted_at": acted_at}
             if actor.participant is not None and actor.participant.hearing_id != hearing_id:
                 raise ActionRefused(403, "forbidden", "your token is for another hearing")
             rule = check_action(action, hearing.state, actor.role, hearing.procedure)
@@ -325,6 +353,8 @@ class Court:
                 subject = by_id.get(target_id)
                 if subject is None:
                     raise NotFound(f"no participant {target_id} in this hearing")
+                if not may_act_on(actor.role, subject.role):
+                    raise ActionRefused(403, "forbidden", f"a {actor.role.value} may not {action} a {subject.role.value}")
             changed: list[Participant] = []
             events: list[Event] = []
             try:
@@ -367,7 +397,10 @@ class Court:
                 raise ActionRefused(409, "not_public", "only a public hearing can be broadcast")
             hearing.broadcast = action == "broadcast_on"
             hearing.ever_broadcast = hearing.ever_broadcast or hearing.broadcast
-            events.append(self._event(hearing, f"hearing.{action}", actor.id, delay=self.config.broadcast_delay))
+            extra_data: dict[str, Any] = {}
+            if action == "broadcast_off":
+                extra_data = self._cut(hearing, data)
+            events.append(self._event(hearing, f"hearing.{action}", actor.id, delay=self.config.broadcast_delay, **extra_data))
             return
         assert p is not None
         extra: dict[str, Any] = {}
@@ -396,25 +429,47 @@ class Court:
         elif action in ("protect", "unprotect"):
             p.protected = action == "protect"
             if p.protected:
-                screened = data.get("screened_from", [])
-                ids = {q.id for q in people}
-                if not isinstance(screened, list) or not all(isinstance(s, str) and s in ids for s in screened):
-                    raise InvalidInput("invalid_field", "screened_from must list participants of this hearing")
-                p.screened_from = list(screened)
+                p.screened_from = _screened_from(p, data.get("screened_from", []), people)
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []
         changed.append(p)
         events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
 
+    def _cut(self, hearing: Hearing, data: dict[str, Any]) -> dict[str, Any]:
+        """The dump button: the public loses everything it has not yet been shown, i.e. all
+        from the act's hearing time minus the delay. The public stream's delay line (a cutter)
+        is asked now, atomically, so that what it already let out stays and the rest is cut:
+        the line, the public captions and the replay then read the same `cut_from`."""
+        acted_at = data.get("_acted_at")
+        if not isinstance(acted_at, float):
+            acted_at = self.hearing_time(hearing)
+        cut_from = acted_at - self.config.broadcast_delay
+        for cutter in list(self.broadcast_cutters):
+            try:
+                done = cutter(hearing.id, cut_from)
+            except Exception:  # noqa: BLE001 - the cut in the record stands; the log has the rest
+                import logging
+
+                logging.getLogger("courtroom.court").exception("a broadcast cutter failed")
+                continue
+            if done is not None:
+                cut_from = max(cut_from, done)
+        return {"acted_at": round(acted_at, 3), "cut_from": round(cut_from, 3)}
+
     async def record_event(self, hearing_id: str, kind: str, actor: str | None, subject: str | None = None, **data: Any) -> Event:
         """An event that changes no state (overload notices, recording parts, ...)."""
         hearing = await self.get_hearing(hearing_id)
         event = self._event(hearing, kind, actor, subject, **data)
         await self.db.run(self.store.append_event, event)
+        self.announce_event(event)
+        return event
+
+    def announce_event(self, event: Event) -> None:
+        """Tell the event listeners of an event already stored (by `record_event` or by a store
+        that writes its event in its own transaction, as evidence uploads do)."""
         for listener in list(self._event_listeners):
             listener(event)
-        return event
 
     async def update_extra(self, hearing_id: str, **values: Any) -> Hearing:
         async with self._locks[hearing_id]:

@@ -73,7 +73,7 @@ def _cpus(text: str) -> list[int]:
 
 
 def speech_language(args: argparse.Namespace) -> str:
-    """What the participants speak, which is also the court's language (`--language`)."""
+    """What the participants speak: the pod's recognizers' language (`--asr-language`)."""
     if args.voice != "auto":
         return str(args.voice)
     return {"vosk": "ko", "auto": "zh"}.get(args.asr_engine, "en")
@@ -343,7 +343,7 @@ class Run:
                 w, h = args.resolution
                 self.server = await start_server(
                     self.design, self.work, width=w, height=h, fps=args.fps, asr_engine=args.asr_engine,
-                    extra=["--language", self.language, *args.server_arg] if self.design == "pod" else [],
+                    extra=["--asr-language", self.language, *args.server_arg] if self.design == "pod" else [],
                     cpus=args.server_cpus,
                 )
             self.api = Api(self.server)

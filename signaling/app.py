@@ -38,6 +38,8 @@ def create_app(config: Config) -> web.Application:
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    app[ROOMS].hub = app[HUB]
+    app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
     transcriber = _load_speech(config)
     if transcriber is not None:
         speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics,
@@ -82,7 +84,10 @@ def _load_speech(config: Config) -> Transcriber | None:
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
     yield
+    # Effects still queued (a close's replay, the last notifications) run out first.
+    await app[POD].court.effects.drain(60.0)
     await app[ROOMS].close()
+    await app[POD].court.effects.drain(60.0)
     speech = app[POD].services.get("speech")
     if speech is not None:
         # Bounded: the last turns' readings are stored, and no decoding thread is cut off

@@ -10,20 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
+from courtroom.controls import hearing_actions, target_actions
 from courtroom.court import Change, Court
+from courtroom.disclosure import Disclosure, Viewer
 from courtroom.events import Event
+from courtroom.hearing import Hearing
 from courtroom.participants import Participant, ParticipantState, receives_hearing
-from courtroom.procedure import ACTIONS, ActionRefused, HearingState, ProcedureKind, check_action
-from courtroom.roles import Permission, Role, may
+
+from .disclose import disclosure_for
+from .picture_layout import picture_layout
 
 log = logging.getLogger("courtroom.hub")
 
 OUTBOX = 256
-OFFICERS = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 
 
 class Session:
@@ -93,8 +97,31 @@ class Hub:
         self.court = court
         self.sessions: dict[str, dict[str, Session]] = defaultdict(dict)
         self._closing: set[asyncio.Task[None]] = set()
+        self._rules: dict[str, Disclosure] = {}
+        # Is the exhibit area in the picture now? The media room knows (wired by the app).
+        self.exhibit_shown: Callable[[str], bool] = lambda hearing_id: False
         court.add_listener(self._on_change)
         court.add_event_listener(self._on_event)
+
+    def layout_for(self, hearing: Hearing, people: Sequence[Participant]) -> dict[str, Any]:
+        """The picture's seat layout, the same for every viewer (a screened seat is still a seat)."""
+        config = self.court.config
+        return picture_layout(config.video_width, config.video_height, hearing.state, people, self.exhibit_shown(hearing.id))
+
+    def speaker(self, hearing: Hearing, participant_id: str | None) -> None:
+        """The active speaker's marker moved: pages that follow the speaker zoom to that seat."""
+        message = {"type": "speaker", "participant": participant_id}
+        for session in list(self.sessions.get(hearing.id, {}).values()):
+            if receives_hearing(session.participant, hearing.state):
+                session.send(message)
+
+    async def refresh(self, hearing_id: str) -> None:
+        """Send every socket of the hearing a fresh state (the picture's layout changed)."""
+        if not self.sessions.get(hearing_id):
+            return
+        hearing = await self.court.get_hearing(hearing_id)
+        people = await self.court.participants(hearing_id)
+        await self._on_change(Change(hearing, people, [], "refresh"))
 
     def current(self, hearing_id: str, participant_id: str) -> Session | None:
         return self.sessions[hearing_id].get(participant_id)
@@ -115,31 +142,39 @@ class Hub:
             return True
         return False
 
-    @staticmethod
-    def state_message(hearing: dict[str, Any], participant: Participant) -> dict[str, Any]:
-        """What one participant is told on every change, including what it may do now."""
-        state = HearingState(hearing["state"])
-        procedure = ProcedureKind(hearing["procedure"])
-        actions = []
-        for name in ACTIONS:
-            try:
-                check_action(name, state, participant.role, procedure)
-            except ActionRefused:
-                continue
-            actions.append(name)
+    async def disclosure(self, hearing_id: str, hearing: Hearing | None = None,
+                         people: list[Participant] | None = None) -> Disclosure:
+        """The disclosure rule for this hearing now (events included: a witness's record
+        depends on when it was called), kept for the socket pushes until the next change."""
+        rule = await disclosure_for(self.court, hearing_id, hearing, people)
+        self._rules[hearing_id] = rule
+        return rule
+
+    def state_message(self, rule: Disclosure, participant: Participant,
+                      layout: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What one participant is told on every change: the hearing as the disclosure rule
+        lets this participant see it, and what it may do now: the actions without a target,
+        and per other participant the actions on them that would do something
+        (courtroom.controls). Pages render controls from these only."""
+        hearing = rule.hearing
+        viewer = Viewer.of(participant)
         return {
             "type": "state",
-            "hearing": hearing,
+            "hearing": rule.hearing_view(viewer, self.court.describe(hearing, list(rule.people))),
             "you": participant.public_dict(),
-            "receives_media": receives_hearing(participant, state),
-            "actions": actions,
+            "receives_media": rule.receives_media(viewer),
+            "actions": hearing_actions(hearing.state, hearing.procedure, hearing.broadcastable, participant.role),
+            "participant_actions": target_actions(hearing.state, hearing.procedure, participant, list(rule.people)),
+            "layout": layout,
         }
 
     async def _on_change(self, change: Change) -> None:
         group = self.sessions.get(change.hearing.id)
         if not group:
+            self._rules.pop(change.hearing.id, None)
             return
-        described = self.court.describe(change.hearing, change.participants)
+        rule = await self.disclosure(change.hearing.id, change.hearing, change.participants)
+        layout = self.layout_for(change.hearing, change.participants)
         by_id = {p.id: p for p in change.participants}
         for session in list(group.values()):
             p = by_id.get(session.id)
@@ -154,22 +189,35 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(described, p))
+            session.send(self.state_message(rule, p, layout))
         for event in change.events:
             self._on_event(event)
 
     def _on_event(self, event: Event) -> None:
         for session in list(self.sessions.get(event.hearing_id, {}).values()):
-            if session.participant.role in OFFICERS:
+            if Viewer.of(session.participant).officer:  # the event log is the court's (disclosure)
                 session.send({"type": "event", "event": event.to_dict()})
 
-    def sees_transcript(self, p: Participant, hearing_state: Any) -> bool:
-        if p.role in (Role.JUDGE, Role.CLERK) or (p.role is Role.MEDIATOR and may(p.role, Permission.SEE_HEARING)):
-            return p.state is ParticipantState.ADMITTED
-        return receives_hearing(p, hearing_state)
-
-    def broadcast(self, hearing_id: str, message: dict[str, Any], hearing_state: Any, transcript: bool = False) -> None:
+    def to_officers(self, hearing_id: str, message: dict[str, Any]) -> None:
+        """A notice only the court's officers receive (overload, failed effects)."""
         for session in list(self.sessions.get(hearing_id, {}).values()):
-            if transcript and not self.sees_transcript(session.participant, hearing_state):
+            if Viewer.of(session.participant).officer:
+                session.send(message)
+
+    def broadcast(self, hearing_id: str, message: dict[str, Any], hearing_state: Any = None, transcript: bool = False) -> None:
+        """Send to every socket of the hearing; a transcript message (`segment`) goes to each
+        as the disclosure rule shapes it (dropped, or the speaker's name hidden)."""
+        rule = self._rules.get(hearing_id)
+        for session in list(self.sessions.get(hearing_id, {}).values()):
+            if not transcript:
+                session.send(message)
                 continue
-            session.send(message)
+            viewer = Viewer.of(session.participant)
+            if rule is None:
+                # No change has reached this hearing's sockets yet: only the court reads on.
+                if viewer.officer:
+                    session.send(message)
+                continue
+            shown = rule.segment(viewer, message["segment"])
+            if shown is not None:
+                session.send({**message, "segment": shown})

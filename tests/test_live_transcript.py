@@ -72,7 +72,7 @@ async def test_vosk_segments_are_attributed_and_on_the_hearing_clock(server_fact
     samples, bounds = timeline([2.0, corpus.samples(SCRIPT[0]), 1.5, corpus.samples(SCRIPT[1]), 2.5])
     wav = write_wav(speech_dir / "vosk.wav", samples)
     server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
-                                  "--broadcast-delay", "1", "--language", "ko", "--record-engine", "off",
+                                  "--broadcast-delay", "1", "--asr-language", "ko", "--record-engine", "off",
                                   asr_engine="vosk")
     api = api_factory(server)
     hearing, plaintiff, finals, partials, mic_start = await run_hearing(server, api, wav, samples.size / RATE + 6, public=True)
@@ -163,7 +163,7 @@ async def test_the_voice_gate_keeps_silent_microphones_cheap(server_factory, api
     speech_wav = write_wav(speech_dir / "gate-speech.wav", speech)
     noise_wav = write_wav(speech_dir / "gate-noise.wav", noise(3.0, -55.0))
     server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
-                                  "--language", "ko", "--record-engine", "off", asr_engine="vosk")
+                                  "--asr-language", "ko", "--record-engine", "off", asr_engine="vosk")
     api = api_factory(server)
     roles = [("judge", "王法官"), ("plaintiff", "张三"), ("defendant", "李四"), ("agent", "赵律师", "plaintiff"), ("agent", "钱律师", "defendant")]
     hearing, people = await api.hearing_with(*roles)

@@ -99,7 +99,7 @@ async def test_a_mandarin_hearing_gets_simplified_captions_with_partials_and_a_r
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--language", "xx"], "'xx'"),
+        (["--asr-language", "xx"], "'xx'"),
         (["--asr-engine", "vosk"], "vosk-model-cn"),  # zh by default: the packaged Vosk is Korean
         (["--asr-model", "{partial}"], "model.bin"),
     ],
