@@ -191,6 +191,7 @@ class Court:
         data["hearing_time"] = round(self.hearing_time(hearing), 3)
         data["participants"] = [p.public_dict() for p in people]
         data["broadcast_delay"] = self.config.broadcast_delay
+        data["language"] = self.config.language  # the court's language: the pages' default
         return data
 
     # creating

@@ -58,7 +58,8 @@ def serve(config: Config, demo: bool = False) -> int:
     except ModelError as exc:
         log.error("speech recognition cannot start: %s", exc)
         print(f"courtroom: speech recognition cannot start: {exc}\n"
-              "  pass --asr-model PATH to a model folder, or --asr-engine off", flush=True)
+              f"  the court's language is {config.language!r} (--language); pass --asr-model PATH to a "
+              "model folder of that language, or --asr-engine off", flush=True)
         return 2
     if demo:
         from signaling.pod import POD
