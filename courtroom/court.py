@@ -23,6 +23,7 @@ from .database import Database
 from .effects import Effects
 from .events import Event
 from .hearing import Hearing
+from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
 from .keyed import LockTable, SetTable
 from .participants import (
     SEATED_ON_JOIN,
@@ -77,6 +78,9 @@ class Change:
 
 
 Listener = Callable[[Change], Awaitable[None] | None]
+# Asked before a participant is let in (admit, call_witness); raises ActionRefused to refuse.
+AdmissionCheck = Callable[[Hearing, "Participant"], Awaitable[None]]
+ADMITTING = frozenset({"admit", "call_witness"})
 
 
 def clean_text(value: object, field_name: str, max_len: int, required: bool = True, exact: bool = False) -> str:
@@ -126,6 +130,7 @@ class Court:
         self._presence = RateLimiter(PRESENCE_BURST, PRESENCE_PER_SECOND)  # presence events per participant
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
+        self._admission_checks: list[AdmissionCheck] = []
         self.effects = Effects(self.record_event)
         # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
         # hearing time from which the cutter did cut (later when it had already let more out).
@@ -138,6 +143,10 @@ class Court:
     def add_event_listener(self, listener: Callable[[Event], None]) -> None:
         """Told of events that change no state (`record_event`): evidence, confirmations, ..."""
         self._event_listeners.append(listener)
+
+    def add_admission_check(self, check: AdmissionCheck) -> None:
+        """Asked before anyone is admitted (the identity check: signaling/identity_api.py)."""
+        self._admission_checks.append(check)
 
     async def _notify(self, change: Change) -> None:
         """The change is committed: its effects run after the answer, in order, each on its
@@ -192,6 +201,7 @@ class Court:
         data["hearing_time"] = round(self.hearing_time(hearing), 3)
         data["participants"] = [p.public_dict() for p in people]
         data["broadcast_delay"] = self.config.broadcast_delay
+        data["language"] = self.config.language  # the court's language: the pages' default
         return data
 
     # creating
@@ -256,6 +266,10 @@ class Court:
                 raise InvalidInput("invalid_field", "only an agent names a side")
             if role is Role.MEDIATOR and hearing.procedure is not ProcedureKind.MEDIATION:
                 raise InvalidInput("invalid_role", "a mediator sits only in a mediation")
+            try:
+                registered = parse_registered(body.get("identity"), name)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
             existing = await self.db.run(self.store.list_participants, hearing_id)
             if len(existing) >= self.config.max_participants * 4:
                 raise ActionRefused(409, "too_many_participants", "this hearing has too many participants")
@@ -273,6 +287,8 @@ class Court:
 
             def write() -> None:
                 self.store.add_participant(participant)
+                if registered is not None:
+                    IdentityStore(self.db.conn).register(hearing_id, participant.id, registered)
                 self.store.append_event(event)
 
             await self.db.run(write)
@@ -382,6 +398,9 @@ class Court:
                     raise NotFound(f"no participant {target_id} in this hearing")
                 if not may_act_on(actor.role, subject.role):
                     raise ActionRefused(403, "forbidden", f"a {actor.role.value} may not {action} a {subject.role.value}")
+            if action in ADMITTING and subject is not None:
+                for check in list(self._admission_checks):
+                    await check(hearing, subject)
             changed: list[Participant] = []
             events: list[Event] = []
             try:
@@ -460,6 +479,11 @@ class Court:
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []
+        elif action == "verify_identity":
+            try:
+                extra = verdict(data)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
         changed.append(p)
         events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
 

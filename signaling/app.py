@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from asr.engine import make_engine
 from asr.pipeline import Transcriber
+from asr.plan import load_plan, plan_speech
+from asr.record_pass import RecordReader
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
@@ -45,8 +46,10 @@ def create_app(config: Config) -> web.Application:
     app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
     transcriber = _load_speech(config)
     if transcriber is not None:
-        speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics, config.asr_engine)
+        speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics,
+                        transcriber.engine.name, config)
         app[ROOMS].speech = speech
+        speech.exhibit_labels = _exhibit_labels(app)
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
     archiver = Archiver(pod.court, pod.blobs) if pod.blobs is not None else None
@@ -74,13 +77,27 @@ async def _recording_health(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+def _exhibit_labels(app: web.Application) -> Callable[[str], Awaitable[list[str]]]:
+    async def labels(hearing_id: str) -> list[str]:
+        service = app.get(EVIDENCE)
+        if service is None:
+            return []
+        exhibits = await app[POD].db.run(service.store.list, hearing_id)
+        return [e.label for e in exhibits]
+
+    return labels
+
+
 def _load_speech(config: Config) -> Transcriber | None:
     """Load the recognizer once, before serving: a missing or broken model fails here, with a
     clear message, never in the middle of a hearing."""
-    engine = make_engine(config.asr_engine, config.asr_model, config.asr_language)
-    if engine is None:
+    plan = plan_speech(config.asr_language or config.language, config.asr_engine, config.asr_model,
+                       config.record_engine, config.record_model)
+    if plan is None:
         return None
-    return Transcriber(engine)
+    live, record = load_plan(plan)
+    reader = RecordReader(record, max_turns=config.record_backlog) if record is not None else None
+    return Transcriber(live, record=reader, recycle_seconds=config.asr_recycle_seconds)
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
@@ -91,7 +108,10 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     await app[POD].court.effects.drain(60.0)
     speech = app[POD].services.get("speech")
     if speech is not None:
-        speech.transcriber.close()
+        # Bounded: the last turns' readings are stored, and no decoding thread is cut off
+        # by the process exiting (CTranslate2 aborts then).
+        await asyncio.to_thread(speech.transcriber.close, 5.0)
+        await speech.readings_done(1.0)
 
 
 async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
