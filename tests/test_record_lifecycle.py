@@ -26,7 +26,7 @@ FIRST, LAST = KOREAN_SENTENCES
 def record_pod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CourtroomServer]:
     """One pod with the real recognizer (Vosk) for this module: starting one costs seconds."""
     server = make_server(tmp_path_factory.mktemp("record-pod"), *LOOPBACK_MEDIA, "--video-size", "320x180",
-                         "--fps", "10", asr_engine="vosk")
+                         "--fps", "10", "--asr-language", "ko", "--record-engine", "off", asr_engine="vosk")
     server.start_sync()
     try:
         yield server
