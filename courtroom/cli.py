@@ -13,6 +13,7 @@ from typing import Any
 
 from . import ledger_cli
 from .config import Config, IceServer, load_file
+from .turn import check_url
 
 DEFAULT_DATA = os.environ.get("COURTROOM_DATA", "./data")
 
@@ -48,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a STUN/TURN server for the peers (repeatable); none by default")
     serve.add_argument("--ice-address", action="append", default=None, metavar="IP",
                        help="offer ICE host candidates only on this address (repeatable), e.g. 127.0.0.1")
+    serve.add_argument("--turn-secret", default=None, metavar="SECRET",
+                       help="coturn's static-auth-secret (use-auth-secret): browsers get short-lived TURN "
+                       "credentials; or set COURTROOM_TURN_SECRET")
+    serve.add_argument("--turn-url", action="append", default=None, metavar="URL",
+                       help="a TURN URL handed to browsers with those credentials (repeatable), e.g. "
+                       "turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp")
     serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
     serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
     serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
@@ -96,6 +103,13 @@ def config_from(args: argparse.Namespace) -> Config:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in args.ice_server)
     if getattr(args, "ice_address", None):
         values["ice_addresses"] = tuple(args.ice_address)
+    if getattr(args, "turn_url", None):
+        values["turn_urls"] = tuple(check_url(u) for u in args.turn_url)
+    secret = getattr(args, "turn_secret", None) or os.environ.get("COURTROOM_TURN_SECRET")
+    if secret:
+        values["turn_secret"] = secret
+    if values.get("turn_urls") and not values.get("turn_secret"):
+        raise ValueError("--turn-url needs the shared secret: --turn-secret or COURTROOM_TURN_SECRET")
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .turn import check_url
+
 
 @dataclass(frozen=True)
 class IceServer:
@@ -38,6 +40,10 @@ class Config:
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
     ice_addresses: tuple[str, ...] = ()  # gather host candidates only here (default: all but loopback)
+    # TURN for browsers (coturn's use-auth-secret): each socket gets fresh credentials for these URLs
+    turn_secret: str = ""  # coturn's static-auth-secret; also $COURTROOM_TURN_SECRET
+    turn_urls: tuple[str, ...] = ()  # e.g. turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp
+    turn_ttl_seconds: float = 24 * 3600.0  # covers a hearing day: coturn checks it again on each refresh
     # The courtroom picture
     video_width: int = 1280
     video_height: int = 720
@@ -96,6 +102,8 @@ def load_file(path: Path) -> dict[str, Any]:
             values[key] = Path(values[key])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
+    if "turn_urls" in values:
+        values["turn_urls"] = tuple(check_url(u) for u in values["turn_urls"])
     if "ice_servers" in values:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in values["ice_servers"])
     return values
