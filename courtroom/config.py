@@ -34,7 +34,9 @@ class Config:
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = ""  # base of join links; default http://host:port
+    public_url: str = ""  # base of join links; default http(s)://host:port
+    tls_cert: Path | None = None  # PEM certificate (chain): serve HTTPS
+    tls_key: Path | None = None  # its PEM private key
     court_name: str = "互联网法院 Internet Court"
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
@@ -76,7 +78,8 @@ class Config:
 
     @property
     def base_url(self) -> str:
-        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return self.public_url.rstrip("/") or f"{scheme}://{self.host}:{self.port}"
 
     @property
     def recordings(self) -> Path:
@@ -97,7 +100,7 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "tls_cert", "tls_key"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
     if "ice_addresses" in values:

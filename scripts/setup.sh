@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn)
+# nginx: the TLS reverse-proxy example (deploy/nginx/) is tested with a real one.
+DEBIAN_PACKAGES+=(nginx)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
