@@ -18,6 +18,7 @@ from aiohttp import web
 from courtroom.hearing import Hearing
 from courtroom.procedure import LIVE, HearingState
 from courtroom.store import NotFound
+from recorder.hls_subtitles import public_captions
 
 from .errors import ApiError
 from .pod import pod_of
@@ -64,7 +65,8 @@ def _describe(request: web.Request, h: Hearing) -> dict[str, Any]:
         "live": live,
         "replayable": replay,
         "broadcast_delay": pod_of(request).config.broadcast_delay,
-        "live_playlist": f"{base}/live/live.m3u8" if live else None,
+        # The master playlist: the picture and its captions (a WebVTT subtitles rendition).
+        "live_playlist": f"{base}/live/index.m3u8" if live else None,
         "live_captions": f"{base}/live/captions.json" if h.state in LIVE else None,
         "replay_mp4": f"{base}/replay/replay.mp4" if replay else None,
         "replay_playlist": f"{base}/replay/replay.m3u8" if replay else None,
@@ -128,7 +130,7 @@ async def live_captions(request: web.Request) -> web.Response:
         from courtroom.transcript import TranscriptService
 
         for s in await TranscriptService(pod.court).segments(hearing.id):
-            if s.end <= visible_until and any(a <= s.start and s.end <= b for a, b in on_air):
+            if s.end <= visible_until and public_captions([(s.start, s.end, "", "")], on_air):
                 # Roles only: a protected participant's name must never reach the public.
                 segments.append({"id": s.id, "role": s.role, "text": s.text, "start": s.start, "end": s.end})
     except ImportError:

@@ -435,4 +435,5 @@ export default {
   'replay.ended': 'The hearing has ended; the replay will follow.',
   'replay.stream_retry': 'Connecting to the live stream…',
   'error.no_path': 'No network path to the court works, neither direct nor through a relay (TURN) server: a firewall may block it. Try another network; we keep trying.',
+  'replay.unmute': '🔇 Tap for sound',
 };

@@ -435,4 +435,5 @@ export default {
   'replay.ended': '庭审已结束，回放稍后提供。',
   'replay.stream_retry': '正在连接直播流…',
   'error.no_path': '无法与法院建立网络连接（直连和中继服务器均不可用），可能被防火墙拦截。请尝试更换网络，系统会继续重试。',
+  'replay.unmute': '🔇 点击开启声音',
 };
