@@ -14,6 +14,7 @@ from courtroom.transcript import TranscriptService
 from .errors import error_middleware
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .network import NetworkMonitor
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .rooms import RoomManager
@@ -41,6 +42,10 @@ def create_app(config: Config) -> web.Application:
         pod.metrics.collector(speech.gauges)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
+    network = NetworkMonitor(app[HUB])
+    pod.services["network"] = network
+    pod.metrics.collector(network.gauges)
+    app.cleanup_ctx.append(_network)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     return app
@@ -61,6 +66,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     speech = app[POD].services.get("speech")
     if speech is not None:
         speech.transcriber.close()
+
+
+async def _network(app: web.Application) -> AsyncIterator[None]:
+    monitor: NetworkMonitor = app[POD].services["network"]
+    monitor.start()
+    yield
+    await monitor.stop()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

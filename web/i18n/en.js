@@ -436,4 +436,11 @@ export default {
   'replay.stream_retry': 'Connecting to the live stream…',
   'error.no_path': 'No network path to the court works, neither direct nor through a relay (TURN) server: a firewall may block it. Try another network; we keep trying.',
   'replay.unmute': '🔇 Tap for sound',
+  'net.good': '● good',
+  'net.weak': '● weak',
+  'net.bad': '● bad',
+  'net.unknown': '○ …',
+  'net.figures': 'round trip {rtt}, jitter {jitter}, loss in {up} / out {down}, sending {send}, receiving {receive}',
+  'net.you_weak': 'Your connection is weak: sound or picture may stutter.',
+  'net.you_bad': 'Your connection is bad: others may not hear or see you. Move closer to the router, use a cable, or close other downloads.',
 };

@@ -436,4 +436,11 @@ export default {
   'replay.stream_retry': '正在连接直播流…',
   'error.no_path': '无法与法院建立网络连接（直连和中继服务器均不可用），可能被防火墙拦截。请尝试更换网络，系统会继续重试。',
   'replay.unmute': '🔇 点击开启声音',
+  'net.good': '● 良好',
+  'net.weak': '● 较弱',
+  'net.bad': '● 很差',
+  'net.unknown': '○ …',
+  'net.figures': '往返 {rtt}，抖动 {jitter}，丢包 上行 {up} / 下行 {down}，发送 {send}，接收 {receive}',
+  'net.you_weak': '您的网络较弱：声音或画面可能卡顿。',
+  'net.you_bad': '您的网络很差：其他人可能听不到或看不到您。请靠近路由器、使用有线网络或关闭其他下载。',
 };

@@ -13,6 +13,7 @@ import { EvidencePanel } from './evidence.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
+import { watchNetwork } from './network.js';
 
 // Which buttons to offer (the server decides; this only avoids offering what it will refuse).
 const NOT_CLOSED = ['scheduled', ...LIVE];
@@ -186,6 +187,7 @@ async function enter() {
   session.addEventListener('event', (e) => addEvent(e.detail.event));
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
+  watchNetwork(session, $('#console-people'));
   setupUi();
   showScreen('screen-console');
   session.start();

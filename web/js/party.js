@@ -10,6 +10,7 @@ import { EvidencePanel } from './evidence.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
+import { watchOwnLink } from './network.js';
 
 const UPLOADERS = new Set(['plaintiff', 'defendant', 'agent', 'judge', 'clerk', 'mediator']);
 
@@ -176,6 +177,7 @@ async function enter() {
   session.addEventListener('exhibit', (e) => page.evidence && page.evidence.showing(e.detail.presenting));
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
+  watchOwnLink(session);
   setupHearingUi();
   lobby('connecting');
   session.start();
