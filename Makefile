@@ -3,6 +3,7 @@ PY := .venv/bin/python
 DATA ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 8080
+ARGS ?=
 
 .PHONY: setup run test lint bench clean
 
@@ -14,7 +15,7 @@ setup:
 run: setup
 	@case "$(HOST)" in 127.0.0.1|localhost|::1) tls="$(TLS)" ;; \
 	  *) tls="$(TLS)"; [ -n "$$tls" ] || tls="$$($(PY) -m courtroom tls self-signed --data $(DATA) --host $(HOST) --port $(PORT))" || exit 1 ;; esac; \
-	  set -x; $(PY) -m courtroom serve --host $(HOST) --port $(PORT) --data $(DATA) --demo $$tls
+	  set -x; $(PY) -m courtroom serve --host $(HOST) --port $(PORT) --data $(DATA) --demo $$tls $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q tests
