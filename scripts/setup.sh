@@ -6,9 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn)
-# nginx: the TLS reverse-proxy example (deploy/nginx/) is tested with a real one.
-DEBIAN_PACKAGES+=(nginx)
+DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx)
 # npm fetches the pinned browser libraries once (scripts/vendor_js.sh); any npm will do.
 command -v npm >/dev/null || DEBIAN_PACKAGES+=(npm)
 missing=()
