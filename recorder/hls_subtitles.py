@@ -8,8 +8,8 @@ the video itself, in step with the picture, behind the same broadcast delay.
 
 Cue times are hearing time, like the segments' timestamps; each WebVTT segment says so with
 ``X-TIMESTAMP-MAP`` (MPEG-TS 90 kHz ticks of the segment's start = its hearing time). The cues
-come from a :class:`PublicCaptions` the server keeps current: final lines, roles only, and
-only those wholly inside on-air stretches (the rule of ``/live/captions.json``).
+come from a :class:`PublicCaptions` the server keeps current from the disclosure rule
+(``courtroom/disclosure.py``, as for ``/live/captions.json``): final lines, roles only, on air.
 """
 
 from __future__ import annotations
@@ -32,15 +32,6 @@ class PublicCaption:
     end: float
     label: str  # the speaker's role, never a name
     text: str
-
-
-def public_captions(
-    segments: Sequence[tuple[float, float, str, str]], on_air: Sequence[tuple[float, float]]
-) -> list[PublicCaption]:
-    """The lines the public may read: (start, end, role label, text) wholly inside an on-air
-    stretch. One rule for the live captions endpoint and the stream's rendition."""
-    return [PublicCaption(s, e, label, text) for s, e, label, text in segments
-            if any(a <= s and e <= b for a, b in on_air)]
 
 
 class PublicCaptions:

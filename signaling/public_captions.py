@@ -1,5 +1,6 @@
 """Keeps a live public stream's captions current (recorder/hls_subtitles.py writes them into
-the stream): every second, the hearing's final lines, roles only, on-air stretches only."""
+the stream): every second, what the disclosure rule lets the public read (final lines, on air,
+out of the delay, roles only)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,11 @@ import contextlib
 import logging
 
 from courtroom.court import Court
-from courtroom.record import role_title
-from recorder.hls_subtitles import PublicCaptions, public_captions
+from recorder.hls_subtitles import PublicCaption, PublicCaptions
 
 log = logging.getLogger("courtroom.public_captions")
 
 REFRESH_SECONDS = 1.0
-
-
-async def public_lines(court: Court, hearing_id: str) -> list[tuple[float, float, str, str]]:
-    """(start, end, role label, text) of the record so far, and the on-air stretches."""
-    from courtroom.transcript import TranscriptService
-
-    segments = await TranscriptService(court).segments(hearing_id)
-    return [(s.start, s.end, role_title(s.role), s.text) for s in segments]
 
 
 class CaptionFollower:
@@ -35,12 +27,16 @@ class CaptionFollower:
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"captions-{self.hearing_id}")
 
     async def refresh(self) -> None:
-        from .recording import on_air_intervals
+        from courtroom.disclosure import Viewer
+        from courtroom.transcript import TranscriptService
 
-        hearing = await self.court.get_hearing(self.hearing_id)
-        now = self.court.hearing_time(hearing)
-        on_air = on_air_intervals(await self.court.events(self.hearing_id), now)
-        self.captions.replace(public_captions(await public_lines(self.court, self.hearing_id), on_air))
+        from .disclose import disclosure_for
+
+        # The disclosure rule decides, as for /live/captions.json: on air, out of the delay,
+        # roles never names.
+        rule = await disclosure_for(self.court, self.hearing_id)
+        lines = rule.segments(Viewer.public(), await TranscriptService(self.court).segments(self.hearing_id))
+        self.captions.replace([PublicCaption(float(m["start"]), float(m["end"]), m["label"], m["text"]) for m in lines])
 
     async def _run(self) -> None:
         while True:
