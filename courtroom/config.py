@@ -37,7 +37,8 @@ class Config:
     public_url: str = ""  # base of join links; default http(s)://host:port
     tls_cert: Path | None = None  # PEM certificate (chain): serve HTTPS
     tls_key: Path | None = None  # its PEM private key
-    court_name: str = "互联网法院 Internet Court"
+    court_name: str = ""  # default: the court's name in its language (courtroom.language)
+    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
@@ -88,6 +89,12 @@ class Config:
         if self.video_bitrate:
             return self.video_bitrate
         return max(250_000, min(4_000_000, int(self.video_width * self.video_height * self.fps * 0.1)))
+
+    @property
+    def court(self) -> str:
+        from .language import COURT_NAMES
+
+        return self.court_name or COURT_NAMES.get(self.language, COURT_NAMES["zh"])
 
     @property
     def base_url(self) -> str:

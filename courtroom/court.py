@@ -35,7 +35,7 @@ from .participants import (
     next_witness_state,
 )
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
-from .roles import SIDES, Role
+from .roles import SIDES, Role, may_act_on
 from .store import NotFound, SqliteStore
 
 
@@ -201,7 +201,7 @@ class Court:
         scheduled_at = body.get("scheduled_at")
         if scheduled_at is not None and not isinstance(scheduled_at, int | float):
             raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
-        court = clean_text(body.get("court", self.config.court_name), "court", 200, required=False)
+        court = clean_text(body.get("court", self.config.court), "court", 200, required=False)
         hearing = Hearing(
             id=uuid.uuid4().hex[:12],
             case_number=case_number,
@@ -352,6 +352,8 @@ class Court:
                 subject = by_id.get(target_id)
                 if subject is None:
                     raise NotFound(f"no participant {target_id} in this hearing")
+                if not may_act_on(actor.role, subject.role):
+                    raise ActionRefused(403, "forbidden", f"a {actor.role.value} may not {action} a {subject.role.value}")
             changed: list[Participant] = []
             events: list[Event] = []
             try:
@@ -459,9 +461,14 @@ class Court:
         hearing = await self.get_hearing(hearing_id)
         event = self._event(hearing, kind, actor, subject, **data)
         await self.db.run(self.store.append_event, event)
+        self.announce_event(event)
+        return event
+
+    def announce_event(self, event: Event) -> None:
+        """Tell the event listeners of an event already stored (by `record_event` or by a store
+        that writes its event in its own transaction, as evidence uploads do)."""
         for listener in list(self._event_listeners):
             listener(event)
-        return event
 
     async def update_extra(self, hearing_id: str, **values: Any) -> Hearing:
         async with self._locks[hearing_id]:

@@ -32,8 +32,8 @@ from courtroom.roles import Permission, may
 from .compositor import Compositor, Scene
 from .disguise import VoiceDisguise, swap_voices
 from .encoder import PictureEncoder
-from .layout import Seat
 from .mixer import ActiveSpeaker, AudioMixer
+from .picture_layout import seats_of
 from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
 
 log = logging.getLogger("courtroom.room")
@@ -117,6 +117,7 @@ class MediaRoom:
         preset: str,
         hearing_time: Callable[[], float],
         speech: SpeechSink | None = None,
+        language: str = "zh",
     ) -> None:
         self.hearing = hearing
         self.people: dict[str, Participant] = {p.id: p for p in people}
@@ -136,7 +137,8 @@ class MediaRoom:
         self._apply_rule()
         self.active = ActiveSpeaker()
         self.active_speaker: str | None = None
-        self._compositor = Compositor(width, height)
+        self.on_speaker: Callable[[str | None], None] | None = None  # told when the marker moves
+        self._compositor = Compositor(width, height, language=language)
         self._encoders = {
             view: PictureEncoder(width, height, fps, bitrate=bitrate, preset=preset) for view in (MAIN, SCREENED)
         }
@@ -310,7 +312,11 @@ class MediaRoom:
             chunks.setdefault(pid, None)
         in_session = state is HearingState.IN_SESSION
         result = self.mixer.mix(chunks, silenced, record=in_session)
-        self.active_speaker = self.active.update(result.levels)
+        speaker = self.active.update(result.levels)
+        if speaker != self.active_speaker:
+            self.active_speaker = speaker
+            if self.on_speaker is not None:
+                self.on_speaker(speaker)
         voiced = {pid: c for pid, c in chunks.items() if pid not in silenced}
         disguised = self.disguise.disguise(voiced, self._public_disguised) if self._public_disguised else {}
         for pid, down in self.downlinks.items():
@@ -367,13 +373,11 @@ class MediaRoom:
         return p is not None and receives_hearing(p, self.hearing.state)
 
     def _scene(self, view: str, hearing_time: float) -> Scene:
-        seats: list[Seat] = []
+        seats = seats_of(self.people.values(), self.hearing.state)  # the same seats the state describes
         frames: dict[str, av.VideoFrame | None] = {}
-        for p in self.people.values():
-            if publishes(p, self.hearing.state) and may(p.role, Permission.SHOW_VIDEO):
-                seats.append(Seat(p.id, p.role.value, p.name, p.side))
-                up = self.uplinks.get(p.id)
-                frames[p.id] = up.latest_frame if up is not None else None
+        for seat in seats:
+            up = self.uplinks.get(seat.participant_id)
+            frames[seat.participant_id] = up.latest_frame if up is not None else None
         protected = [p.id for p in self._protected()] if view == SCREENED else []
         return Scene(
             seats=seats,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, evidence_api, public_api, transcript_api, web_routes, ws
+from . import api, docket_api, evidence_api, public_api, transcript_api, web_routes, ws
 
 
 def setup_routes(app: web.Application) -> None:
@@ -21,4 +21,5 @@ def setup_routes(app: web.Application) -> None:
     transcript_api.add_routes(app)
     evidence_api.add_routes(app)
     public_api.add_routes(app)
+    docket_api.add_routes(app)
     web_routes.add_routes(app)

@@ -199,8 +199,20 @@ async function openHearing() {
   await loadDocket();
 }
 
+// A judge's standing link to their docket (/docket): shown once, like join links.
+async function issueDocketLink(event) {
+  event.preventDefault();
+  const name = event.target.elements.name.value.trim();
+  const reply = await api('/api/docket-links', { method: 'POST', token: desk.key, json: { name } });
+  showError('docket-link-error', reply.ok ? '' : errorText(reply));
+  $('#docket-link-result').hidden = !reply.ok;
+  if (reply.ok) $('#docket-link').value = reply.data.url;
+}
+
 function boot() {
   initI18n();
+  $('#docket-link-form').addEventListener('submit', issueDocketLink);
+  $('#docket-link-copy').onclick = async () => toast(t(await copyText($('#docket-link').value) ? 'clerk.copied' : 'clerk.copy_failed'), 'ok');
   onLanguage(() => { renderDocket(); renderHearing(); });
   $('#key-form').addEventListener('submit', (e) => { e.preventDefault(); useKey($('#api-key').value.trim()); });
   $('#forget-key').onclick = forgetKey;

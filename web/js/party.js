@@ -7,6 +7,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { Stage } from './stage.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -192,6 +193,11 @@ function setupHearingUi() {
     $('#self-off').hidden = false;
   }
   page.transcript = new TranscriptView($('#transcript-list'), { captions: $('#captions') });
+  page.stage = new Stage({
+    stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
+  });
+  page.stage.onZoom = (z) => { $('#zoom-out').hidden = !z; };
+  $('#zoom-out').onclick = () => page.stage.zoomTo(null);
   page.evidence = new EvidencePanel($('#evidence'), {
     hearingId: page.hearingId,
     token: page.token,
@@ -251,6 +257,8 @@ function onState(message) {
   renderPeople($('#people-list'), message.hearing.participants || [], message.you.id);
   renderControls();
   decideScreen();
+  if (page.stage) page.stage.update(message.layout, message.hearing.participants);
+  $('#zoom-out').hidden = !(page.stage && page.stage.zoomed);
 }
 
 function decideScreen() {
@@ -296,6 +304,7 @@ function leftNotice() {
 function hearingScreen() {
   const first = document.body.dataset.screen !== 'screen-hearing';
   showScreen('screen-hearing');
+  if (first && page.stage) page.stage.render(); // sizes are known only once it shows
   const overlay = $('#stage-overlay');
   const state = page.hearing.state;
   const session = page.session;
