@@ -59,7 +59,7 @@ def vtt_segment(start: float, cues: Sequence[PublicCaption]) -> str:
         parts.append(f"{vtt_time(c.start)} --> {vtt_time(c.end)}")
         label = vtt_escape(" ".join(c.label.split()))
         text = " ".join(vtt_escape(c.text).split())
-        parts.append(f"<v {label}>{label}：{text}" if label else text)
+        parts.append(f"<v {label}>{text}" if label else text)  # the page shows the voice as the speaker
         parts.append("")
     return "\n".join(parts) + "\n"
 

@@ -87,16 +87,15 @@ async def test_live_stream_through_hlsjs_with_captions(server_factory: Any, api_
             assert await viewer.evaluate("document.querySelector('#player').muted") is False
             assert not await button.is_visible()
 
-            # Captions on the video: the rendition's track is showing a cue of the plaintiff's role.
+            # Captions with the video: a cue of the stream's subtitles rendition, the plaintiff's role.
             text = None
             deadline = time.monotonic() + 90
             while text is None:
+                # The page draws the stream's cues itself, under the picture (the browser's own
+                # rendering is off so that captions never cover an exhibit).
                 text = await viewer.evaluate("""() => {
-                    for (const track of document.querySelector('#player').textTracks) {
-                        if (track.mode !== 'showing') continue;
-                        for (const c of Array.from(track.activeCues || [])) if (c.text.includes('原告')) return c.text;
-                    }
-                    return null;
+                    const box = document.querySelector('#captions');
+                    return box && !box.hidden && box.textContent.includes('原告') ? box.textContent : null;
                 }""")
                 if text is None and time.monotonic() > deadline:
                     tracks = await viewer.evaluate("() => ({ t: document.querySelector('#player').currentTime, frag: (() => { const f = window.courtroomReplay.hls.hls.streamController.fragPlaying; return f && [f.sn, f.start]; })(), tracks: Array.from(document.querySelector('#player').textTracks).map((t) => ({kind: t.kind, mode: t.mode, cues: t.cues ? Array.from(t.cues).map((c) => [c.startTime, c.endTime, c.text]) : null})) })")

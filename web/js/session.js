@@ -21,6 +21,7 @@ const SILENCE_LIMIT = 15000; // no message at all for this long: the socket is d
 const ICE_GRACE = 6000; // "disconnected" for this long: start over
 const CONNECT_LIMIT = 30000; // no media path this long after the offer: say so, start over
 const NO_PATH_RETRY = 8000; // after saying "no path": leave it on screen this long, then start over
+const NO_CANDIDATE_GRACE = 5000; // gathering found nothing: say "no path" this long after, if not connected
 const FINAL_CODES = new Set(['token_expired', 'removed', 'bad_token', 'forbidden', 'not_found']);
 // A test-only switch of the page: `?ice=relay` makes the peer use relayed (TURN) candidates
 // only, as a party behind a firewall that lets nothing else through would.
@@ -358,11 +359,11 @@ export class HearingSession extends EventTarget {
     let gathered = 0;
     pc.onicegatheringstatechange = () => {
       if (pc !== this.pc || pc.iceGatheringState !== 'complete' || gathered > 0) return;
-      // Not one candidate (the relay unreachable and the page may use nothing else): no
-      // pair can ever form, and the browser would wait silently.
-      this._noPath();
-      clearTimeout(this.iceTimer);
-      this.iceTimer = setTimeout(() => this.restart(), NO_PATH_RETRY);
+      // Not one candidate of our own (the relay unreachable and the page may use nothing
+      // else): say so soon rather than after the connect limit, unless the connection works
+      // anyway (a peer-reflexive pair, e.g. right after the network came back). Starting over
+      // stays the connect limit's job.
+      setTimeout(() => { if (pc === this.pc && pc.connectionState !== 'connected') this._noPath(); }, NO_CANDIDATE_GRACE);
     };
     pc.onicecandidate = (event) => {
       if (pc !== this.pc || !event.candidate || !event.candidate.candidate) return;
