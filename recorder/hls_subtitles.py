@@ -46,10 +46,12 @@ class PublicCaptions:
         with self._lock:
             self._lines = tuple(lines)
 
-    def between(self, start: float, end: float) -> list[PublicCaption]:
+    def starting(self, start: float, end: float) -> list[PublicCaption]:
+        """The lines that begin in [start, end): each cue goes into one WebVTT segment only (a
+        cue repeated in the next segment would show twice in players that do not merge them)."""
         with self._lock:
             lines = self._lines
-        return [c for c in lines if c.start < end and c.end > start]
+        return [c for c in lines if start <= c.start < end]
 
 
 def vtt_segment(start: float, cues: Sequence[PublicCaption]) -> str:
@@ -92,7 +94,7 @@ class SubtitleRendition:
             # Written with the video segment, and again while it is in the window if a line
             # came late (speech recognition can finish after a short broadcast delay): a
             # player that has not fetched it yet gets the line.
-            text = vtt_segment(seg.start, self.captions.between(seg.start, seg.end))
+            text = vtt_segment(seg.start, self.captions.starting(seg.start, seg.end))
             if self.texts.get(seg.sequence) != text:
                 name = f"sub{seg.sequence:06d}.vtt"
                 write_atomic(self.dir / name, text)
