@@ -38,7 +38,7 @@ class Config:
     tls_cert: Path | None = None  # PEM certificate (chain): serve HTTPS
     tls_key: Path | None = None  # its PEM private key
     court_name: str = ""  # default: the court's name in its language (courtroom.language)
-    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages (zh | en)
+    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages, speech engines (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
@@ -53,19 +53,27 @@ class Config:
     fps: int = 15
     video_bitrate: int = 0  # 0: by picture size, 0.1 bit per pixel (1.4 Mbit/s at 1280x720/15)
     encoder_preset: str = "veryfast"
-    # Speech recognition
-    asr_engine: str = "vosk"  # vosk | whisper | off
-    asr_model: Path | None = None  # default: the engine's packaged model
-    asr_language: str | None = None  # whisper only; "zh" for Mandarin
+    # Speech recognition (see docs/asr.md: a live engine for captions, a record engine)
+    asr_engine: str = "auto"  # the live engine: auto | vosk | whisper | off
+    asr_model: Path | None = None  # the live engine's model folder; default by language
+    asr_language: str | None = None  # the recognizers' language when not the court's (e.g. ko); default `language`
+    record_engine: str = "whisper"  # whisper (reads each whole turn for the record) | off
+    record_model: Path | None = None  # a CTranslate2 Whisper folder; default multilingual base
+    record_backlog: int = 8  # turns waiting for the record engine; more keep the live text
+    asr_vocabulary: tuple[str, ...] | None = None  # the court's words for the record engine; default by language
+    asr_recycle_seconds: float = 300.0  # speech after which a speaker's recognizer is renewed, at a pause
     # Recording and broadcast
     recordings_dir: Path | None = None  # default DATA/recordings
     broadcast_delay: float = 30.0
     hls_segment_seconds: float = 2.0
     disk_floor_bytes: int = 512 * 1024 * 1024
+    health_interval: float = 1.0  # seconds between checks of recording drops, writer errors and free disk
     # Evidence and limits
     evidence_max_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
     max_ws_message_bytes: int = 256 * 1024
+    idle_timeout: float = 30.0  # an HTTP connection with no request in progress is closed after this
+    body_timeout: float = 10.0  # a JSON body must arrive within this; an upload may pause no longer
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
     # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
@@ -73,6 +81,13 @@ class Config:
     object_store_url: str = ""
     pod_id: str = ""  # this pod's name in the court's leases; default host:port
     lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+    # Identity at join (courtroom/identity.py, docs/identity.md)
+    identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
+    identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in
+    identity_max_bytes: int = 8 * 1024 * 1024  # one image of a check-in
+    identity_max_check_ins: int = 20  # per participant and hearing: the pictures kept stay bounded
+    face_check: bool = True  # the face check as an aid; off: officers verify by hand
+    face_model_dir: Path | None = None  # default: the models of the face-recognition-models package
 
     @property
     def pod_name(self) -> str:
@@ -120,13 +135,17 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir", "tls_cert", "tls_key"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir", "record_model", "tls_cert", "tls_key"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
+    if "asr_vocabulary" in values and values["asr_vocabulary"] is not None:
+        values["asr_vocabulary"] = tuple(str(w) for w in values["asr_vocabulary"])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
     if "turn_urls" in values:
         values["turn_urls"] = tuple(check_url(u) for u in values["turn_urls"])
+    if "identity_required_roles" in values:
+        values["identity_required_roles"] = tuple(values["identity_required_roles"])
     if "ice_servers" in values:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in values["ice_servers"])
     return values

@@ -32,6 +32,9 @@ USEFUL: dict[str, Callable[[Participant], bool]] = {
     "excuse_witness": lambda p: p.role is Role.WITNESS and p.witness_state is WS.TESTIFYING,
     "protect": lambda p: not p.protected and p.state is not PS.REMOVED,
     "unprotect": lambda p: p.protected,
+    # Identity at join (courtroom/identity.py): a verdict or a new check-in for anyone still in the list.
+    "verify_identity": lambda p: p.state is not PS.REMOVED,
+    "recheck_identity": lambda p: p.state is not PS.REMOVED,
 }
 
 TARGET_ACTIONS = tuple(name for name, rule in ACTIONS.items() if rule.needs_participant)

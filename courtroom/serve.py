@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from .config import Config
 
@@ -21,11 +22,12 @@ DEMO_HEARING = {
     "public": True,
     "court": "北京互联网法院",
 }
-DEMO_PEOPLE = [
+DEMO_PEOPLE: list[dict[str, Any]] = [
     {"role": "judge", "name": "王建国"},
     {"role": "clerk", "name": "赵敏"},
-    {"role": "plaintiff", "name": "张三"},
-    {"role": "defendant", "name": "李四"},
+    # Registered identities: the parties check in and are verified before admission (docs/identity.md).
+    {"role": "plaintiff", "name": "张三", "identity": {"id_type": "resident_id", "id_last4": "0013"}},
+    {"role": "defendant", "name": "李四", "identity": {"id_type": "resident_id", "id_last4": "0024"}},
     {"role": "witness", "name": "陈五"},
 ]
 
@@ -67,7 +69,8 @@ def serve(config: Config, demo: bool = False) -> int:
     except ModelError as exc:
         log.error("speech recognition cannot start: %s", exc)
         print(f"courtroom: speech recognition cannot start: {exc}\n"
-              "  pass --asr-model PATH to a model folder, or --asr-engine off", flush=True)
+              f"  the court's language is {config.language!r} (--language); pass --asr-model PATH to a "
+              "model folder of that language, or --asr-engine off", flush=True)
         return 2
     if demo:
         from signaling.pod import POD
@@ -99,6 +102,7 @@ def serve(config: Config, demo: bool = False) -> int:
         handle_signals=True,
         access_log_class=AccessLogger,
         ssl_context=ssl_context,
+        keepalive_timeout=config.idle_timeout,  # also bounds a connection that never finishes its headers
         loop=asyncio.new_event_loop(),
     )
     return 0

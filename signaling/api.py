@@ -9,11 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.disclosure import COURT_OFFICERS, Viewer
+from courtroom.identity import parse_registered
 
 from .access import caller, require_clerk, require_hearing
 from .disclose import disclosure_for
 from .errors import ApiError, read_json
 from .pod import HUB, ROOMS, pod_of
+from .validation import bounded_int
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -66,6 +68,9 @@ async def add_participant(request: web.Request) -> web.Response:
     participant, token = await pod.court.add_participant(hearing_id, body, actor)
     data = participant.public_dict()
     data.update(token=token, join_url=pod.court.join_url(participant, token))
+    registered = parse_registered(body.get("identity"), participant.name)  # checked by the court already
+    if registered is not None:
+        data["identity"] = registered.to_dict()  # the number's last four only
     return web.json_response(data, status=201)
 
 
@@ -92,10 +97,7 @@ async def events(request: web.Request) -> web.Response:
     actor = await caller(request, pod.court, pod.admin_key)
     require_hearing(actor, hearing_id, COURT_OFFICERS)
     await pod.court.get_hearing(hearing_id)
-    try:
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        raise ApiError(400, "invalid_field", "after must be an integer") from None
+    after = bounded_int(request.query.get("after", "0"), "after")
     return web.json_response({"events": [e.to_dict() for e in await pod.court.events(hearing_id, after)]})
 
 

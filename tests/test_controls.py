@@ -46,14 +46,14 @@ async def test_only_controls_that_do_something_now(court) -> None:
     h = await court.get_hearing(hearing.id)
     as_judge = target_actions(h.state, h.procedure, people[judge.id], people.values())
     assert judge.id not in as_judge, "no controls on oneself"
-    assert as_judge[plaintiff.id] == ["admit", "mute", "remove", "protect"]
+    assert as_judge[plaintiff.id] == ["admit", "mute", "remove", "protect", "verify_identity", "recheck_identity"]
     assert "admit" not in as_judge[defendant.id], "nobody to admit: the defendant never joined"
     assert "admit" not in as_judge[witness.id], "a witness comes in when called, not admitted"
     assert "call_witness" not in as_judge[witness.id], "calling happens in session"
     # The clerk: no control at all on the presiding judge, and never a removal.
     as_clerk = target_actions(h.state, h.procedure, people[clerk.id], people.values())
     assert judge.id not in as_clerk
-    assert as_clerk[plaintiff.id] == ["admit", "mute"]
+    assert as_clerk[plaintiff.id] == ["admit", "mute", "verify_identity"]
     # A party acts on nobody.
     assert target_actions(h.state, h.procedure, people[plaintiff.id], people.values()) == {}
 

@@ -10,6 +10,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { IdentityDesk } from './identity.js';
 import { protectDialog } from './protect.js';
 import { eventSentence } from './events.js';
 import { Stage } from './stage.js';
@@ -173,6 +174,11 @@ async function enter() {
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   watchNetwork(session, $('#console-people'));
   setupUi();
+  page.identity = new IdentityDesk({
+    hearingId: page.hearingId, token: page.token, session, may: (action, id) => mayOn(action, { id }),
+    people: () => (page.hearing ? page.hearing.participants : []),
+    onChange: () => { if (page.state) renderPeople(); },
+  });
   showScreen('screen-console');
   session.start();
   loadEvents();
@@ -309,6 +315,7 @@ function renderPeople() {
       el('div', { class: 'badges' }, participantBadges(p)),
       actions.length ? el('div', { class: 'person-actions' }, actions) : null));
   }
+  if (page.identity) page.identity.decorate(list); // identity.js: pictures, check and verdict
   const n = admittable().length;
   const all = $('#admit-all');
   all.hidden = !n;

@@ -7,6 +7,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { partyIdentity } from './identity.js';
 import { Stage } from './stage.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
@@ -161,6 +162,9 @@ async function swapTracks(stream) {
 async function enter() {
   $('#enter-button').disabled = true;
   if (page.devices) await page.devices.pending; // the camera may still be opening
+  // Identity check-in (identity.js): after the device check, before the waiting room.
+  page.identity = partyIdentity(page, { back: () => { if (page.state) decideScreen(); } });
+  await page.identity.before();
   const session = new HearingSession({
     hearingId: page.hearingId,
     token: page.token,
@@ -168,6 +172,7 @@ async function enter() {
     publish: publishes(),
   });
   page.session = session;
+  page.identity.watch(session);
   session.addEventListener('status', (e) => onStatus(e.detail.status));
   session.addEventListener('state', (e) => onState(e.detail));
   session.addEventListener('remotestream', (e) => onRemote(e.detail.stream));
@@ -262,6 +267,7 @@ function onState(message) {
 }
 
 function decideScreen() {
+  if (page.identity && page.identity.active) return; // the check-in screen stays until sent
   const { hearing, you, receives_media: receives } = page.state;
   const witness = you.role === 'witness';
   if (hearing.state === 'closed') {
@@ -302,6 +308,7 @@ function leftNotice() {
 }
 
 function hearingScreen() {
+  if (page.identity && page.identity.active) return; // media events wait while a re-check is on screen
   const first = document.body.dataset.screen !== 'screen-hearing';
   showScreen('screen-hearing');
   if (first && page.stage) page.stage.render(); // sizes are known only once it shows
