@@ -40,7 +40,8 @@ def segment_starts(live_dir: Path) -> dict[int, float]:
 
 async def test_live_stream_through_hlsjs_with_captions(server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
     server = await server_factory("--ice-address", "127.0.0.1", "--video-size", "320x180", "--fps", "10",
-                                  "--broadcast-delay", str(DELAY), asr_engine="vosk")
+                                  "--broadcast-delay", str(DELAY), "--asr-language", "ko",
+                                  "--record-engine", "off", asr_engine="vosk")
     api = api_factory(server)
     hearing, (judge_p, party_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=True)
     hid = hearing["id"]
