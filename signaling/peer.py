@@ -26,6 +26,7 @@ from courtroom.config import Config
 from courtroom.participants import Participant
 from courtroom.roles import Permission, may
 
+from .receiver import take_over_track
 from .room import Downlink, MediaRoom
 from .sdp import SdpError, announce_address, check_offer
 
@@ -36,6 +37,11 @@ def rtc_configuration(config: Config) -> RTCConfiguration:
     # Always pass the configured list: with none, aiortc would add a public STUN server.
     servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in config.ice_servers]
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def _opus_only() -> list[Any]:
+    # Our audio receive path (receiver.AudioReceive) decodes Opus itself, with concealment.
+    return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType.lower() == "audio/opus"]
 
 
 def _h264_only() -> list[Any]:
@@ -104,7 +110,8 @@ class PeerSession:
         @pc.on("track")
         def on_track(track: Any) -> None:
             if publishes:
-                self.room.attach(self.participant.id, track)
+                # Before any packet flows: our receive path replaces aiortc's jitter buffers.
+                self.room.attach(self.participant.id, track, take_over_track(pc, track))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -127,7 +134,7 @@ class PeerSession:
             if kind not in kinds or kind in have:
                 continue
             if kind == "audio":
-                pc.addTransceiver(self.downlink.audio, direction=direction)
+                pc.addTransceiver(self.downlink.audio, direction=direction).setCodecPreferences(_opus_only())
                 continue
             video = pc.addTransceiver(self.downlink.video, direction=direction)
             video.setCodecPreferences(_h264_only())

@@ -1,0 +1,116 @@
+"""Our receive path between two real aiortc peers on loopback, and in the pod."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+from media_helpers import tone_power
+
+from loadtest.synthetic import PatternTrack, ToneTrack
+from signaling.opus import OpusDecoder
+from signaling.receiver import AudioReceive, PlayoutTrack, VideoReceive, take_over, take_over_track
+
+
+async def connect(sender: RTCPeerConnection, receiver: RTCPeerConnection) -> None:
+    await sender.setLocalDescription(await sender.createOffer())
+    await receiver.setRemoteDescription(sender.localDescription)
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await sender.setRemoteDescription(RTCSessionDescription(receiver.localDescription.sdp, "answer"))
+
+
+async def test_video_and_audio_through_real_peers() -> None:
+    sender, receiver = RTCPeerConnection(), RTCPeerConnection()
+    paths: dict[str, object] = {}
+    tracks: dict[str, MediaStreamTrack] = {}
+
+    @receiver.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        paths[track.kind] = take_over_track(receiver, track)
+        tracks[track.kind] = track
+
+    sender.addTrack(ToneTrack(440.0))
+    sender.addTrack(PatternTrack(width=320, height=180, fps=15))
+    try:
+        await connect(sender, receiver)
+        video_path, audio_path = paths["video"], paths["audio"]
+        assert isinstance(video_path, VideoReceive) and isinstance(audio_path, AudioReceive)
+        playout = PlayoutTrack(audio_path, tracks["audio"])
+
+        frames: list[tuple[av.VideoFrame, float | None, float]] = []
+
+        async def read_video() -> None:
+            while len(frames) < 30:
+                frame = await tracks["video"].recv()
+                frames.append((frame, video_path.arrival_of(frame.pts), time.monotonic()))
+
+        audio: list[np.ndarray] = []
+
+        async def read_audio() -> None:
+            while len(audio) < 150:  # 3 s
+                audio.append((await playout.recv()).to_ndarray().reshape(-1))
+
+        await asyncio.wait_for(asyncio.gather(read_video(), read_audio()), timeout=40)
+    finally:
+        await sender.close()
+        await receiver.close()
+
+    # video: decoded pictures, each traced to the moment its last packet arrived
+    assert all(f.width == 320 and f.height == 180 for f, _, _ in frames)
+    traced = [(arrived, decoded) for _, arrived, decoded in frames if arrived is not None]
+    assert len(traced) >= 25
+    decode_ms = sorted((decoded - arrived) * 1000 for arrived, decoded in traced)
+    assert decode_ms[len(decode_ms) // 2] < 60, decode_ms  # not a frame interval (67 ms) behind
+    stats = video_path.stats()
+    assert stats["frames"] >= 30 and stats["frames_lost"] == 0
+
+    # audio: the tone, played from a buffer that stayed shallow on a clean link
+    heard = np.concatenate(audio[-50:])
+    assert tone_power(heard, 440.0) > 100
+    a = audio_path.stats()
+    assert a["played"] >= 100 and a["concealed_lost"] == 0
+    assert a["target_packets"] <= 4, a
+
+
+async def test_concealment_is_not_silence() -> None:
+    """The decoder's concealment continues the sound after a loss (libopus PLC)."""
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48000, "mono", "s16"
+    t = np.arange(48000) / 48000
+    pcm = (0.3 * 32767 * np.sin(2 * np.pi * 440 * t)).astype(np.int16)
+    packets: list[bytes] = []
+    for i in range(0, 48000, 960):
+        frame = av.AudioFrame.from_ndarray(pcm[i : i + 960].reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 48000, i
+        packets += [bytes(p) for p in encoder.encode(frame)]
+    dec = OpusDecoder()
+    for p in packets[:20]:
+        dec.decode(p)
+    concealed = dec.conceal(960)
+    recovered = dec.recover(packets[22], 960)  # no FEC in these packets: concealed as well
+    assert len(concealed) == 960 and len(recovered) == 960
+    assert np.abs(concealed.astype(np.int32)).mean() > 500  # not silence
+    dec.close()
+
+
+def test_take_over_refuses_what_it_does_not_know() -> None:
+    try:
+        take_over(object())  # type: ignore[arg-type]
+    except RuntimeError as exc:
+        assert "jitter buffer" in str(exc)
+    else:
+        raise AssertionError("take_over accepted an object without a jitter buffer")
+
+
+def test_other_aiortc_versions_are_refused_at_import() -> None:
+    code = "import aiortc; aiortc.__version__ = '1.17.0'; import signaling.receiver"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=60)
+    assert run.returncode != 0
+    assert "aiortc 1.17.0 is installed" in run.stderr and "rtcrtpreceiver.py" in run.stderr
