@@ -14,6 +14,7 @@ from courtroom.transcript import TranscriptService
 from .errors import error_middleware
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .latency import latency_gauges
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .rooms import RoomManager
@@ -41,6 +42,7 @@ def create_app(config: Config) -> web.Application:
         pod.metrics.collector(speech.gauges)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
+    pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     return app

@@ -124,6 +124,8 @@ class AudioReceive:
         self._pending = np.zeros(0, dtype=np.int16)
         self.not_opus = 0
         self.decode_errors = 0
+        self.last_arrival: float | None = None
+        self.arrived = asyncio.Event()  # set by every packet: a player waits on it while the stream is quiet
         self.depth_avg = 0.0  # packets, smoothed over ~1 s of ticks
 
     def add(self, packet: RtpPacket) -> tuple[bool, None]:
@@ -132,7 +134,9 @@ class AudioReceive:
             if codec is None or codec.name.lower() != "opus":
                 self.not_opus += 1  # the server offers Opus only
                 return False, None
-        self.buffer.push(packet.sequence_number, packet.timestamp, packet.payload, self._clock())
+        self.last_arrival = self._clock()
+        self.buffer.push(packet.sequence_number, packet.timestamp, packet.payload, self.last_arrival)
+        self.arrived.set()
         return False, None
 
     def pull(self) -> Pulled:
@@ -213,7 +217,10 @@ def take_over_track(pc: RTCPeerConnection, track: MediaStreamTrack) -> ReceivePa
 
 class PlayoutTrack(MediaStreamTrack):
     """A client's playout of an `AudioReceive`: one 20 ms frame per 20 ms, concealed or silent
-    when nothing is there. Ends when the remote track does."""
+    when a packet is missing. Like aiortc's track it gives nothing before the first packet or
+    while the stream is quiet (no packet for `QUIET` seconds). Ends when the remote track does."""
+
+    QUIET = 0.5
 
     kind = "audio"
 
@@ -238,6 +245,12 @@ class PlayoutTrack(MediaStreamTrack):
             self._watch = asyncio.create_task(self._watch_remote())
         loop = asyncio.get_running_loop()
         period = AUDIO_CHUNK / AUDIO_RATE
+        while not self._ended and (
+            self.path.last_arrival is None or time.monotonic() - self.path.last_arrival > self.QUIET
+        ):
+            self.path.arrived.clear()
+            self._next = None  # start afresh when packets flow again
+            await self._wait_packet()
         self._next = loop.time() if self._next is None else self._next + period
         delay = self._next - loop.time()
         if delay > 0:
@@ -251,6 +264,12 @@ class PlayoutTrack(MediaStreamTrack):
         frame = mono_frame(samples, self._pts)
         self._pts += AUDIO_CHUNK
         return frame
+
+    async def _wait_packet(self) -> None:
+        try:
+            await asyncio.wait_for(self.path.arrived.wait(), 0.5)  # bounded: the end is noticed too
+        except TimeoutError:
+            pass
 
     def stop(self) -> None:
         super().stop()
