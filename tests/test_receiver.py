@@ -12,8 +12,9 @@ import av
 import numpy as np
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from media_helpers import tone_power
+from media_helpers import LOOPBACK_MEDIA, tone_power, wait_frames
 
+from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
 from signaling.opus import OpusDecoder
 from signaling.receiver import AudioReceive, PlayoutTrack, VideoReceive, take_over, take_over_track
@@ -114,3 +115,40 @@ def test_other_aiortc_versions_are_refused_at_import() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, timeout=60)
     assert run.returncode != 0
     assert "aiortc 1.17.0 is installed" in run.stderr and "rtcrtpreceiver.py" in run.stderr
+
+
+async def test_pod_reports_its_receive_path_and_hold_times(server_factory, api_factory) -> None:
+    server = await server_factory("--video-size", "320x180", "--fps", "15", *LOOPBACK_MEDIA)
+    api = api_factory(server)
+    hearing, people = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
+    tokens = {p["role"]: p for p in people}
+    judge = Participant(server.url, tokens["judge"]["token"], ToneTrack(440.0), PatternTrack())
+    plaintiff = Participant(server.url, tokens["plaintiff"]["token"], ToneTrack(660.0), PatternTrack())
+    try:
+        await judge.connect()
+        await judge.act("open")
+        await plaintiff.connect()
+        await judge.act("admit", tokens["plaintiff"]["id"])
+        await judge.act("start")
+        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        await asyncio.gather(judge.start_media(), plaintiff.start_media())
+        assert await wait_frames(judge, 20, timeout=20)
+        await asyncio.sleep(1.0)
+        stats = (await api.request("GET", f"/api/hearings/{hearing['id']}/stats", api.admin_key)).json
+        metrics = (await api.request("GET", "/metrics", api.admin_key)).text
+    finally:
+        await asyncio.gather(judge.close(), plaintiff.close(), return_exceptions=True)
+    latency = stats["latency"]
+    for kind in ("video_hold_ms", "audio_hold_ms"):
+        assert latency[kind]["samples"] > 0 and 0 <= latency[kind]["p50"] <= latency[kind]["p95"], latency
+    assert latency["pictures_on_cameras"] + latency["pictures_on_deadline"] > 0
+    for who in ("judge", "plaintiff"):
+        receive = stats["uplinks"][tokens[who]["id"]]["receive"]
+        assert receive["audio"]["played"] > 0 and receive["audio"]["target_packets"] >= 1, receive
+        assert receive["audio"]["depth_ms"] >= 0 and receive["audio"]["jitter_ms"] >= 0
+        assert receive["video"]["frames"] > 0, receive
+    judge_id = tokens["judge"]["id"]
+    assert f'courtroom_jitter_buffer_ms{{hearing="{hearing["id"]}",participant="{judge_id}"}}' in metrics
+    assert "courtroom_uplink_jitter_ms{" in metrics
+    assert f'courtroom_video_hold_ms{{hearing="{hearing["id"]}",quantile="p95"}}' in metrics
+    assert f'courtroom_audio_hold_ms{{hearing="{hearing["id"]}",quantile="p50"}}' in metrics
