@@ -26,7 +26,7 @@ from courtroom.config import Config
 from courtroom.participants import Participant
 from courtroom.roles import Permission, may
 
-from .receiver import take_over_track
+from .receiver import ask_for_opus_fec, take_over_track
 from .room import Downlink, MediaRoom
 from .sdp import SdpError, announce_address, check_offer
 
@@ -80,7 +80,7 @@ class PeerSession:
                 raise SdpError(f"the offer could not be used: {exc}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-            text = pc.localDescription.sdp
+            text = ask_for_opus_fec(pc.localDescription.sdp)
             if self.config.public_ip:
                 text = announce_address(text, self.config.public_ip)
             return text

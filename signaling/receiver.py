@@ -275,3 +275,23 @@ class PlayoutTrack(MediaStreamTrack):
         super().stop()
         if self._watch is not None:
             self._watch.cancel()
+
+
+def ask_for_opus_fec(sdp: str) -> str:
+    """Our SDP with `useinbandfec=1` on every Opus payload type: a sender (a browser) adds
+    in-band FEC only when the receiver's description asks for it, and `AudioReceive` uses it to
+    rebuild a lost packet from the next one. aiortc writes no Opus fmtp of its own."""
+    lines = sdp.split("\r\n")
+    opus = {line.split()[0].split(":")[1] for line in lines if line.startswith("a=rtpmap:") and " opus/" in line.lower()}
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("a=fmtp:") and line.split()[0].split(":")[1] in opus:
+            pt = line.split()[0].split(":")[1]
+            opus.discard(pt)  # already has an fmtp line: extend it
+            if "useinbandfec" not in line:
+                line += ";useinbandfec=1"
+        out.append(line)
+    for pt in opus:  # no fmtp line yet: one after the rtpmap
+        i = next(i for i, line in enumerate(out) if line.startswith(f"a=rtpmap:{pt} "))
+        out.insert(i + 1, f"a=fmtp:{pt} useinbandfec=1")
+    return "\r\n".join(out)

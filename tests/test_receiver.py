@@ -17,7 +17,14 @@ from media_helpers import LOOPBACK_MEDIA, tone_power, wait_frames
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
 from signaling.opus import OpusDecoder
-from signaling.receiver import AudioReceive, PlayoutTrack, VideoReceive, take_over, take_over_track
+from signaling.receiver import (
+    AudioReceive,
+    PlayoutTrack,
+    VideoReceive,
+    ask_for_opus_fec,
+    take_over,
+    take_over_track,
+)
 
 
 async def connect(sender: RTCPeerConnection, receiver: RTCPeerConnection) -> None:
@@ -99,6 +106,19 @@ async def test_concealment_is_not_silence() -> None:
     assert len(concealed) == 960 and len(recovered) == 960
     assert np.abs(concealed.astype(np.int32)).mean() > 500  # not silence
     dec.close()
+
+
+def test_our_answer_asks_for_opus_fec() -> None:
+    sdp = "\r\n".join([
+        "v=0", "m=audio 9 UDP/TLS/RTP/SAVPF 96 0", "a=rtpmap:96 opus/48000/2", "a=rtpmap:0 PCMU/8000",
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111", "a=rtpmap:111 opus/48000/2", "a=fmtp:111 minptime=10",
+        "m=video 9 UDP/TLS/RTP/SAVPF 102", "a=rtpmap:102 H264/90000", "a=fmtp:102 packetization-mode=1", "",
+    ])
+    lines = ask_for_opus_fec(sdp).split("\r\n")
+    assert lines[lines.index("a=rtpmap:96 opus/48000/2") + 1] == "a=fmtp:96 useinbandfec=1"
+    assert "a=fmtp:111 minptime=10;useinbandfec=1" in lines
+    assert "a=fmtp:102 packetization-mode=1" in lines and not any(line.startswith("a=fmtp:0") for line in lines)
+    assert ask_for_opus_fec("\r\n".join(lines)) == "\r\n".join(lines)  # once is enough
 
 
 def test_take_over_refuses_what_it_does_not_know() -> None:
