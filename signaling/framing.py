@@ -3,9 +3,11 @@
 aiortc releases a frame when the first packet of the next one arrives (one frame interval
 late). A frame is complete when every packet from its first to the one with the marker bit
 is here, so that is when it goes. A gap that is not filled (by reordering or a NACK'ed
-retransmission) within `max_wait` is a loss: the damaged frame is dropped, a keyframe is
-asked for (PLI), and frames are held back until one comes, so the decoder is never fed a
-picture whose references are missing. Pure logic: times are passed in.
+retransmission) within `max_wait` is a loss: the damaged frame is dropped and a keyframe is
+asked for (PLI) — aiortc's own loss handling. With `hold_until_keyframe` the frames after a
+loss are held back too until the keyframe comes (a frozen picture instead of a smeared one;
+it costs up to the sender's keyframe delay, so the pod does not use it). Pure logic: times
+are passed in.
 """
 
 from __future__ import annotations
@@ -71,16 +73,18 @@ class FrameAssembler:
         self,
         is_keyframe: Callable[[bytes], bool] | None = None,
         *,
+        hold_until_keyframe: bool = False,
         max_wait: float = 0.15,
         capacity: int = 512,
         pli_interval: float = 0.5,
     ) -> None:
         self.is_keyframe = is_keyframe
+        self.hold = hold_until_keyframe and is_keyframe is not None
         self.max_wait = max_wait
         self.capacity = capacity
         self.pli_interval = pli_interval
         self.counters = FramingCounters()
-        self.waiting_for_keyframe = is_keyframe is not None
+        self.waiting_for_keyframe = self.hold
         self._packets: dict[int, _Packet] = {}
         self._seq = Unwrapper(16)
         self._head: int | None = None  # first packet of the next frame
@@ -190,5 +194,5 @@ class FrameAssembler:
         self._head = new_head
         self._gap = None
         self.counters.frames_lost += 1
-        if self.is_keyframe is not None:
+        if self.hold:
             self.waiting_for_keyframe = True

@@ -211,7 +211,7 @@ def test_keyframe_detection() -> None:
 
 
 def test_frame_released_on_its_marker_packet() -> None:
-    asm = FrameAssembler(h264_is_keyframe)
+    asm = FrameAssembler(h264_is_keyframe, hold_until_keyframe=True)
     packets = video_frames(3)
     now = 0.0
     for seq, ts, marker, data in packets:
@@ -244,10 +244,19 @@ def test_sequence_wrap_around() -> None:
     assert released == list(range(10)) and plis == 0
 
 
-def test_loss_asks_for_a_keyframe_and_waits_for_it() -> None:
+def test_loss_drops_the_damaged_frame_and_asks_for_a_keyframe() -> None:
     packets = video_frames(30, key_every=10)
     lost = [p for p in packets if p[0] != 3 * 5 + 1]  # the middle of frame 5
     asm = FrameAssembler(h264_is_keyframe, max_wait=0.05)
+    released, plis = feed(asm, lost, dt=0.02)
+    assert released == [n for n in range(30) if n != 5]
+    assert plis == 1 and asm.counters.frames_lost == 1 and asm.counters.keyframe_requests == 1
+
+
+def test_loss_held_until_a_keyframe() -> None:
+    packets = video_frames(30, key_every=10)
+    lost = [p for p in packets if p[0] != 3 * 5 + 1]  # the middle of frame 5
+    asm = FrameAssembler(h264_is_keyframe, hold_until_keyframe=True, max_wait=0.05)
     released, plis = feed(asm, lost, dt=0.02)
     assert released[:5] == [0, 1, 2, 3, 4]
     assert 5 not in released
