@@ -222,6 +222,10 @@ class AdaptiveJitterBuffer:
         return Playout(Action.PLC)
 
     @property
+    def has_packets(self) -> bool:
+        return bool(self._packets)
+
+    @property
     def depth_ms(self) -> float:
         return self.depth * self.frame_seconds * 1000
 

@@ -139,7 +139,12 @@ class AudioReceive:
         self.arrived.set()
         return False, None
 
-    def pull(self) -> Pulled:
+    def pull(self, catching_up: bool = False) -> Pulled:
+        """The next 20 ms. `catching_up`: the player's clock runs ticks back to back after its
+        loop stalled; an empty buffer then means the packets are stuck behind the same stall,
+        not late, so nothing is concealed and the buffer does not grow for it."""
+        if catching_up and len(self._pending) < AUDIO_CHUNK and not self.buffer.has_packets:
+            return Pulled(None, None)
         arrival: float | None = None
         for _ in range(6):  # bounded: 20 ms needs one 20 ms packet, or two of 10 ms
             if len(self._pending) >= AUDIO_CHUNK:
@@ -259,7 +264,7 @@ class PlayoutTrack(MediaStreamTrack):
             self._next = loop.time()  # after a stall: skip ahead, do not burst
         if self._ended or self.readyState != "live":
             raise MediaStreamError
-        pulled = self.path.pull()
+        pulled = self.path.pull(catching_up=delay < -period / 2)
         samples = pulled.samples if pulled.samples is not None else np.zeros(AUDIO_CHUNK, dtype=np.int16)
         frame = mono_frame(samples, self._pts)
         self._pts += AUDIO_CHUNK

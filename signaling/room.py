@@ -311,14 +311,20 @@ class MediaRoom:
 
     # the audio tick
     async def _audio_loop(self) -> None:
-        async for late in ticks(AUDIO_CHUNK / AUDIO_RATE, skip_after=0.2):
+        loop = asyncio.get_running_loop()
+        period = AUDIO_CHUNK / AUDIO_RATE
+        last = loop.time()
+        async for late in ticks(period, skip_after=0.2):
             self.stats_counters["audio_late"] += late
+            now = loop.time()
+            catching_up = now - last < period / 2  # back to back after a stall of the loop
+            last = now
             try:
-                self._audio_tick()
+                self._audio_tick(catching_up)
             except Exception:  # noqa: BLE001 - one bad tick must not end the hearing's sound
                 log.exception("audio tick failed")
 
-    def _audio_tick(self) -> None:
+    def _audio_tick(self, catching_up: bool = False) -> None:
         state = self.hearing.state
         now = self.hearing_time() - AUDIO_CHUNK / AUDIO_RATE
         chunks: dict[str, np.ndarray | None] = {}
@@ -326,7 +332,7 @@ class MediaRoom:
         born: list[float] = []
         for pid, up in self.uplinks.items():
             if up.audio_path is not None:
-                pulled = up.audio_path.pull()  # decodes (or conceals) 20 ms: tens of microseconds
+                pulled = up.audio_path.pull(catching_up)  # decodes (or conceals) 20 ms: tens of microseconds
                 chunk = pulled.samples
                 if pulled.arrival is not None:
                     born.append(pulled.arrival)
