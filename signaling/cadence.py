@@ -3,9 +3,12 @@ frame, or at a deadline, whichever comes first.
 
 A fixed tick makes each camera frame wait for it: up to a whole frame interval (67 ms at
 15 fps). Following the cameras, the picture is made right after the last of them delivered.
-Two bounds keep the cost where it was: never sooner than `min_gap` intervals after the last
-picture (cameras faster than the picture rate do not raise it), never later than `deadline`
-intervals (a late or stalled camera does not hold the others back for long).
+Two bounds keep the cost and the rate where they were: never sooner than `min_gap` intervals
+after the last picture (cameras faster than the picture rate barely raise it; a little
+under one interval lets the picture's phase slide onto the cameras'), never later than
+`deadline` intervals (a late or stalled camera does not hold the others back for long), and
+after a picture made on the deadline the next one is due one interval later, so cameras that
+keep missing it do not lower the picture rate.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class CameraCadence:
         self._last: float | None = None
         self.early = 0  # pictures made because every camera had delivered
         self.on_deadline = 0
+        self._late = False  # the last picture was made on its deadline
 
     def frame_arrived(self) -> None:
         self._arrived.set()
@@ -43,14 +47,16 @@ class CameraCadence:
         while True:
             now = loop.time()
             ready = cameras_ready()
-            deadline = self._last + (self.deadline if ready is not None else self.period)
+            deadline = self._last + (self.deadline if ready is not None and not self._late else self.period)
             if now >= deadline:
                 self.on_deadline += 1
+                self._late = True
                 # drift-free on the deadline; after a stall, start afresh
                 self._last = deadline if now - deadline < STALL else now
                 return
             if ready:
                 self.early += 1
+                self._late = False
                 self._last = now
                 return
             self._arrived.clear()

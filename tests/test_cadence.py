@@ -1,7 +1,8 @@
 """The picture tick follows the cameras: a picture as soon as they all delivered, else at a deadline.
 
-Which of the two made each picture is counted by the cadence itself, so the test holds on a busy
-machine where sleeps wake late; the time bounds are only lower bounds and loose upper ones.
+Which of the two made each picture is counted by the cadence itself, and a picture on its
+deadline is stamped with the deadline (drift-free), so the test holds on a busy machine where
+sleeps wake late: time bounds are lower bounds or loose.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ import asyncio
 
 from signaling.cadence import CameraCadence
 
+FPS = 4  # 250 ms interval: min gap 225 ms, deadline 312.5 ms
 
-async def test_picture_follows_the_cameras_then_the_deadline() -> None:
-    fps = 5  # 200 ms interval: min gap 180 ms, deadline 250 ms
-    cadence = CameraCadence(fps)
+
+async def test_picture_follows_the_cameras() -> None:
+    cadence = CameraCadence(FPS, deadline=4.0)  # a far deadline: only the cameras can trigger
     loop = asyncio.get_running_loop()
     fresh = {"a": False, "b": False}
-    await cadence.next_picture(lambda: None)  # no camera: the fixed interval
-    assert cadence.on_deadline == 1 and cadence.early == 0
+    await cadence.next_picture(lambda: True)  # the first picture: 0.9 interval after the start
+    assert cadence.early == 1
     start = loop.time()
 
     async def deliver(name: str, after: float) -> None:
@@ -25,24 +27,32 @@ async def test_picture_follows_the_cameras_then_the_deadline() -> None:
         fresh[name] = True
         cadence.frame_arrived()
 
-    # both cameras deliver after the minimum gap: the picture follows the second, not a tick
-    tasks = [asyncio.create_task(deliver("a", 0.19)), asyncio.create_task(deliver("b", 0.20))]
+    # both cameras deliver after the minimum gap: the picture follows the second one at once
+    tasks = [asyncio.create_task(deliver("a", 0.26)), asyncio.create_task(deliver("b", 0.30))]
     await cadence.next_picture(lambda: all(fresh.values()))
-    made = loop.time() - start
+    made = loop.time()
     await asyncio.gather(*tasks)
-    assert cadence.early == 1 and cadence.on_deadline == 1, (cadence.early, cadence.on_deadline)
-    assert made >= 0.2
+    assert cadence.early == 2 and cadence.on_deadline == 0
+    assert made - start >= 0.30 and made - start < 1.5  # after b, long before the deadline
 
-    # one camera stalls: the picture comes at the deadline (1.25 intervals), not later
-    fresh = {"a": True, "b": False}
-    start = loop.time()
-    await cadence.next_picture(lambda: fresh["a"] and fresh["b"])
-    waited = loop.time() - start
-    assert cadence.on_deadline == 2 and cadence.early == 1
-    assert 0.2 <= waited < 0.6, waited
 
-    # cameras faster than the picture: never sooner than 0.9 interval after the last picture
-    start = loop.time()
+async def test_picture_on_the_deadline_and_the_rate_holds() -> None:
+    cadence = CameraCadence(FPS)
     await cadence.next_picture(lambda: True)
-    assert loop.time() - start >= 0.17
-    assert cadence.early == 2
+    # one camera stalls: the picture comes at the deadline (1.25 intervals after the last)
+    before = cadence._last
+    await cadence.next_picture(lambda: False)
+    assert cadence.on_deadline == 1
+    assert before is not None and abs(cadence._last - before - 0.3125) < 1e-6  # drift-free
+    # still stalled: after a picture on its deadline the next is due one interval later
+    before = cadence._last
+    await cadence.next_picture(lambda: False)
+    assert cadence.on_deadline == 2 and abs(cadence._last - before - 0.25) < 1e-6
+    # cameras faster than the picture: never sooner than 0.9 interval after the last picture
+    before = cadence._last
+    await cadence.next_picture(lambda: True)
+    assert cadence.early == 2 and cadence._last - before >= 0.225 - 1e-6
+    # no camera at all: a fixed interval
+    before = cadence._last
+    await cadence.next_picture(lambda: None)
+    assert cadence.on_deadline == 3 and abs(cadence._last - before - 0.25) < 1e-6
