@@ -4,7 +4,7 @@ DATA ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean court court-down
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,12 @@ test: setup
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/mypy
+
+court: setup
+	$(PY) -m localcourt up --dir .court
+
+court-down:
+	$(PY) -m localcourt down --dir .court
 
 bench: setup
 	$(PY) -m loadtest --hearings 1 --participants 5 --seconds 30 --resolution 640x360 --fps 15

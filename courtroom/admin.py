@@ -12,12 +12,12 @@ from typing import Any
 from .auth import TokenSigner, read_or_create_secret
 from .config import Config
 from .court import Actor, Court
-from .database import Database
+from .database import open_database
 
 
 def open_court(config: Config) -> Court:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(config.data_dir / "courtroom.sqlite3")
+    db = open_database(config.data_dir, config.database_url)
     signer = TokenSigner(read_or_create_secret(config.data_dir / "secret.key"), config.token_ttl_seconds)
     return Court(config, db, signer)
 

@@ -21,6 +21,10 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=DEFAULT_DATA, metavar="DIR",
                         help=f"the pod's data folder: store, recordings, evidence, keys (default {DEFAULT_DATA})")
     parser.add_argument("--config", metavar="FILE", help="a TOML file of settings (see README)")
+    parser.add_argument("--database", default=os.environ.get("COURTROOM_DATABASE"), metavar="URL",
+                        help="a multi-pod court's PostgreSQL (postgresql://...; default: the embedded SQLite)")
+    parser.add_argument("--object-store", default=os.environ.get("COURTROOM_OBJECT_STORE"), metavar="URL",
+                        help="a multi-pod court's bucket (s3://bucket?endpoint=...; default: local files)")
 
 
 def _port(text: str) -> int:
@@ -56,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--asr-model", default=None, metavar="PATH", help="model folder (default: the packaged one)")
     serve.add_argument("--asr-language", default=None, help="whisper only: language code, e.g. zh or en")
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
+    serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
     serve.add_argument("--log-level", default="INFO")
 
@@ -84,7 +89,8 @@ def config_from(args: argparse.Namespace) -> Config:
     simple = {
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
-        "broadcast_delay": "broadcast_delay",
+        "broadcast_delay": "broadcast_delay", "database": "database_url",
+        "object_store": "object_store_url", "pod_id": "pod_id",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)

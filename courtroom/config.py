@@ -59,6 +59,19 @@ class Config:
     max_ws_message_bytes: int = 256 * 1024
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
+    # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
+    database_url: str = ""
+    object_store_url: str = ""
+    pod_id: str = ""  # this pod's name in the court's leases; default host:port
+    lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+
+    @property
+    def pod_name(self) -> str:
+        if self.pod_id:
+            return self.pod_id
+        import socket
+
+        return f"{socket.gethostname()}:{self.port}"
 
     @property
     def picture_bitrate(self) -> int:

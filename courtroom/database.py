@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -133,6 +133,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX ledger_sha ON ledger(sha256);
     CREATE INDEX ledger_hearing ON ledger(hearing_id, seq);
     """,
+    # 4: which pod of a multi-pod court holds each live hearing (courtroom/leases.py)
+    """
+    CREATE TABLE leases (
+        hearing_id TEXT PRIMARY KEY,
+        pod TEXT NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 ]
 
 
@@ -173,12 +181,17 @@ def _statements(script: str) -> list[str]:
 
 
 class Database:
-    """The connection plus the one thread that uses it."""
+    """The connection plus the one thread that uses it (the embedded SQLite file; the court's
+    PostgreSQL in `courtroom.postgres` opens its connection the same way)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, opener: Callable[[], Any] | None = None) -> None:
+        self.path: Path | str = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
-        self.conn = self._executor.submit(connect, path).result()
+        try:
+            self.conn = self._executor.submit(opener or (lambda: connect(path))).result()
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
@@ -191,3 +204,13 @@ class Database:
     def close(self) -> None:
         self._executor.submit(self.conn.close).result()
         self._executor.shutdown(wait=True)
+
+
+def open_database(data_dir: Path, url: str = "") -> Database:
+    """The pod's database: the court's PostgreSQL when a URL is configured (a multi-pod
+    court), otherwise the embedded SQLite file in the data folder."""
+    if url:
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(url)
+    return Database(data_dir / "courtroom.sqlite3")

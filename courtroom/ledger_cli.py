@@ -74,13 +74,15 @@ def _print(data: Any) -> None:
 
 
 def _database(args: argparse.Namespace) -> Any:
-    from .database import Database
+    from .database import open_database
 
+    if getattr(args, "database", None):
+        return open_database(Path(args.data), args.database)
     path = Path(args.data) / "courtroom.sqlite3"
     if not path.is_file():
         print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
         return None
-    return Database(path)
+    return open_database(Path(args.data))
 
 
 
@@ -99,15 +101,16 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     try:
         from .ledger import Ledger
+        from .store import SqliteStore
 
         ledger = Ledger(db.conn, Path(args.data))
+        store = SqliteStore(db.conn)
 
         def lookup() -> list[dict[str, Any]]:
             out = []
             for e in ledger.find(sha):
-                row = db.conn.execute("SELECT case_number FROM hearings WHERE id = ?", (e.hearing_id,)).fetchone()
                 out.append({"seq": e.seq, "kind": e.kind, "hearing_id": e.hearing_id,
-                            "case_number": row[0] if row else None, "name": e.name, "wall_time": e.wall_time,
+                            "case_number": store.case_number(e.hearing_id), "name": e.name, "wall_time": e.wall_time,
                             "entry_hash": e.entry_hash})
             return out
 
@@ -125,13 +128,34 @@ def _check(args: argparse.Namespace) -> int:
     try:
         from .ledger import Ledger
 
-        result = db.call(Ledger(db.conn, Path(args.data)).check)
+        ledger = Ledger(db.conn, Path(args.data))
+        result = db.call(ledger.check)
+        entries = db.call(ledger.entries) if getattr(args, "object_store", None) else []
     finally:
         db.close()
-    _print(result.to_dict())
+    report = result.to_dict()
+    bucket_problems = _check_bucket(args, entries)
+    if getattr(args, "object_store", None):
+        report["bucket"] = {"url": args.object_store.split("&secret_key")[0], "problems": bucket_problems}
+    _print(report)
     if not result.ok:
         print(f"ledger check: BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-    return 0 if result.ok else 1
+    for problem in bucket_problems:
+        print(f"ledger check: {problem}", file=sys.stderr)
+    return 0 if result.ok and not bucket_problems else 1
+
+
+def _check_bucket(args: argparse.Namespace, entries: list[Any]) -> list[str]:
+    """A multi-pod court keeps every deposited file in its bucket: each must be there, unchanged."""
+    if not getattr(args, "object_store", None):
+        return []
+    from .archiving import check_bucket
+    from .blobs import BlobError, open_blob_store
+
+    try:
+        return check_bucket(open_blob_store(args.object_store, Path(args.data)), entries)
+    except BlobError as exc:
+        return [str(exc)]
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -140,7 +164,7 @@ def _export(args: argparse.Namespace) -> int:
     from .cli import config_from
     from .store import NotFound
 
-    if not (Path(args.data) / "courtroom.sqlite3").is_file():
+    if not getattr(args, "database", None) and not (Path(args.data) / "courtroom.sqlite3").is_file():
         print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(f"bundle-{args.hearing_id}")

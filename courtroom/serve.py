@@ -33,8 +33,15 @@ def serve(config: Config, demo: bool = False) -> int:
     from asr.models import ModelError
     from signaling.app import create_app
 
+    from .blobs import BlobError
+    from .postgres import DatabaseUnavailable
+
     try:
         app = create_app(config)
+    except (DatabaseUnavailable, BlobError) as exc:
+        log.error("%s", exc)
+        print(f"courtroom: {exc}", flush=True)
+        return 2
     except ModelError as exc:
         log.error("speech recognition cannot start: %s", exc)
         print(f"courtroom: speech recognition cannot start: {exc}\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -11,6 +13,7 @@ from asr.pipeline import Transcriber
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
+from .archiver import Archiver
 from .errors import error_middleware
 from .hub import Hub
 from .ice import restrict_host_addresses
@@ -40,7 +43,11 @@ def create_app(config: Config) -> web.Application:
         app[ROOMS].speech = speech
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS])
+    archiver = Archiver(pod.court, pod.blobs) if pod.blobs is not None else None
+    if archiver is not None:
+        pod.services["archiver"] = archiver
+        app.cleanup_ctx.append(_archive_sweep)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
     app.cleanup_ctx.append(_database)
@@ -63,6 +70,15 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     speech = app[POD].services.get("speech")
     if speech is not None:
         speech.transcriber.close()
+
+
+async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
+    """Copy to the court's bucket whatever an earlier run deposited but did not copy."""
+    task = asyncio.get_running_loop().create_task(app[POD].services["archiver"].sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

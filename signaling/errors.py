@@ -10,6 +10,8 @@ from aiohttp import web
 
 from courtroom.auth import AuthError
 from courtroom.court import InvalidInput
+from courtroom.leases import HeldElsewhere
+from courtroom.postgres import DatabaseUnavailable
 from courtroom.procedure import ActionRefused
 from courtroom.store import NotFound
 
@@ -40,6 +42,10 @@ def classify(exc: BaseException) -> tuple[int, str, str] | None:
         return 401, exc.code, exc.message
     if isinstance(exc, NotFound):
         return 404, "not_found", str(exc)
+    if isinstance(exc, HeldElsewhere):
+        return 409, "held_elsewhere", f"{exc}; try again shortly"
+    if isinstance(exc, DatabaseUnavailable):
+        return 503, "store_unavailable", "the court's database cannot be reached now; nothing was stored: try again"
     return None
 
 

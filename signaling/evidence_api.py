@@ -295,6 +295,9 @@ class EvidenceService:
                 ledger.seal(hearing_id)
 
         await self.pod.db.run(deposit)
+        archiver = self.pod.services.get("archiver")
+        if archiver is not None:
+            await archiver.mirror_hearing(hearing_id, (data,))
 
     async def restore(self, room: Any) -> None:
         """A room (re)started mid-hearing shows again what was last presented: the events are

@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.auth import TokenSigner, admin_key, read_or_create_secret
+from courtroom.blobs import BlobStore, open_blob_store
 from courtroom.config import Config
 from courtroom.court import Court
-from courtroom.database import Database
+from courtroom.database import Database, open_database
 
 from .hub import Hub
 from .metrics import Metrics
@@ -23,15 +24,21 @@ class Pod:
     db: Database
     court: Court
     admin_key: str
+    blobs: BlobStore | None = None  # the court's bucket (a multi-pod court); None: local files only
     metrics: Metrics = field(default_factory=Metrics)
     services: dict[str, Any] = field(default_factory=dict)  # rooms, transcriber, hub, ...
 
     @classmethod
     def open(cls, config: Config) -> Pod:
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(config.data_dir / "courtroom.sqlite3")
+        db = open_database(config.data_dir, config.database_url)
         signer = TokenSigner(read_or_create_secret(config.data_dir / "secret.key"), config.token_ttl_seconds)
-        return cls(config, db, Court(config, db, signer), admin_key(config.data_dir))
+        try:
+            blobs = open_blob_store(config.object_store_url, config.data_dir) if config.object_store_url else None
+        except BaseException:
+            db.close()
+            raise
+        return cls(config, db, Court(config, db, signer), admin_key(config.data_dir), blobs)
 
 
 POD = web.AppKey("pod", Pod)

@@ -7,6 +7,7 @@ mediation has no public path at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -103,12 +104,32 @@ async def public_file(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "the replay is available once the hearing closes")
     path = hearing_dir(pod_of(request).court, hearing.id) / kind / name
     if not path.is_file():
-        raise ApiError(404, "not_found", "no such file")
+        return await _replay_from_bucket(request, hearing, kind, name)
     headers = {"Cache-Control": "no-cache" if name.endswith(".m3u8") else "max-age=60"}
     content_type = CONTENT_TYPES.get(Path(name).suffix)
     if content_type:
         headers["Content-Type"] = content_type
     return web.FileResponse(path, headers=headers)
+
+
+async def _replay_from_bucket(request: web.Request, hearing: Hearing, kind: str, name: str) -> web.Response:
+    """In a multi-pod court the replay may have been built by another pod: it is in the
+    court's bucket (checked against its digest on the way out)."""
+    blobs = pod_of(request).blobs
+    if blobs is None or kind != "replay":
+        raise ApiError(404, "not_found", "no such file")
+    from courtroom.blobs import BlobError, BlobMissing
+
+    from .archiver import replay_key
+
+    try:
+        data = await asyncio.to_thread(blobs.get_bytes, replay_key(hearing.id, name))
+    except BlobMissing:
+        raise ApiError(404, "not_found", "no such file") from None
+    except BlobError as exc:
+        raise ApiError(503, "store_unavailable", f"the replay cannot be read now: {exc}") from None
+    return web.Response(body=data, headers={"Cache-Control": "max-age=60"},
+                        content_type=CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream"))
 
 
 async def live_captions(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from courtroom.hearing import Hearing
 from courtroom.ledger import Ledger
 from courtroom.procedure import HearingState
 
+from .archiver import Archiver
 from .recording import HearingRecording
 from .room import MediaRoom
 from .rooms import RoomManager
@@ -20,8 +21,9 @@ log = logging.getLogger("courtroom.recorders")
 
 
 class Recorders:
-    def __init__(self, court: Court, rooms: RoomManager) -> None:
+    def __init__(self, court: Court, rooms: RoomManager, archiver: Archiver | None = None) -> None:
         self.court = court
+        self.archiver = archiver
         self.ledger = Ledger(court.db.conn, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
         rooms.on_start.append(self._started)
@@ -60,3 +62,6 @@ class Recorders:
                 self.ledger.deposit, f["kind"], hearing.id, Path(f["path"]).name, f["sha256"], f["size"]
             )
         await self.court.db.run(self.ledger.seal, hearing.id)
+        if self.archiver is not None:
+            await self.archiver.publish_replay(hearing.id)
+            await self.archiver.mirror_hearing(hearing.id)

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.ledger import Ledger, LedgerEntry
+from courtroom.store import SqliteStore
 
 from .errors import ApiError
 from .evidence_api import EVIDENCE, receive_upload
@@ -33,8 +34,7 @@ def lookup(ledger: Ledger, sha256: str) -> dict[str, Any]:
     cases: dict[str, str | None] = {}
     for e in entries:
         if e.hearing_id not in cases:
-            row = ledger.conn.execute("SELECT case_number FROM hearings WHERE id = ?", (e.hearing_id,)).fetchone()
-            cases[e.hearing_id] = row[0] if row else None
+            cases[e.hearing_id] = SqliteStore(ledger.conn).case_number(e.hearing_id)
     return {
         "deposited": bool(entries),
         "sha256": sha256,

@@ -125,6 +125,8 @@ async def _offer(pod: Pod, rooms: RoomManager, session: Session, message: dict[s
     check_offer(message.get("sdp"))
     hearing = await pod.court.get_hearing(session.participant.hearing_id)
     people = await pod.court.participants(hearing.id)
+    # HeldElsewhere (another pod of the court runs this hearing's media) becomes an error
+    # message: the proxy routes there, and a dead pod's lease expires within seconds.
     room = await rooms.room_for(hearing, people)
     if room is None:
         session.error("not_live", f"the hearing is {hearing.state.value}: media opens when it opens")

@@ -137,6 +137,7 @@ class CourtroomServer:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path or self.data_dir.parent / f"server-{self.port}.log"
         self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         with open(log_path, "ab") as log:
             log.write(f"\n--- start {self.starts}: {' '.join(self.command())}\n".encode())
@@ -456,3 +457,33 @@ async def court(tmp_path: Path) -> AsyncIterator[Any]:
         yield c
     finally:
         c.db.close()
+
+
+# --- The court's services, started once per test session (localcourt/services.py) -----------
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A private PostgreSQL cluster on loopback (a database per test: `.database_url(name)`)."""
+    import tempfile
+
+    from localcourt.services import Postgres
+
+    # Not under pytest's folder: the `postgres` user must be able to enter it.
+    cluster = Postgres(Path(tempfile.mkdtemp(prefix="courtroom-pg-"))).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """SeaweedFS with its S3 gateway on loopback (`.bucket_url(name)`)."""
+    from localcourt.services import Seaweed
+
+    store = Seaweed(tmp_path_factory.mktemp("seaweedfs")).start()
+    try:
+        yield store
+    finally:
+        store.stop()

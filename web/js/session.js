@@ -117,7 +117,8 @@ export class HearingSession extends EventTarget {
 
   _url() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+    // `hearing` lets a multi-pod court's proxy route the socket to the pod holding the hearing.
+    return `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}&hearing=${encodeURIComponent(this.hearingId)}`;
   }
 
   async _open() {

@@ -1,0 +1,87 @@
+"""Which pod holds a live hearing: a lease in the court's database.
+
+A hearing's media room runs in exactly one pod. The pod that starts the room claims the
+hearing's lease and renews it while the room runs; a pod that dies stops renewing, and once
+the lease has expired the next pod that a participant reaches claims it and carries the
+hearing on (state and clock come from the database). Claims run in one write transaction
+(`BEGIN IMMEDIATE`: SQLite's write lock, the court's advisory lock on PostgreSQL), so of two
+pods claiming one hearing exactly one wins.
+
+Blocking methods: they run on the database thread (`Database.run`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_TTL = 10.0  # seconds a lease lives without renewal: the failover time's main part
+
+
+@dataclass(frozen=True)
+class Lease:
+    hearing_id: str
+    pod: str
+    expires: float
+
+
+class HeldElsewhere(Exception):
+    """The hearing's media runs in another pod (whose lease has not expired)."""
+
+    def __init__(self, lease: Lease) -> None:
+        super().__init__(f"the hearing is held by pod {lease.pod} until {lease.expires:.0f}")
+        self.lease = lease
+
+
+class Leases:
+    def __init__(self, conn: Any, pod: str, ttl: float = DEFAULT_TTL,
+                 now: Callable[[], float] = time.time) -> None:
+        self.conn = conn
+        self.pod = pod
+        self.ttl = ttl
+        self._now = now
+
+    def _transaction(self, fn: Callable[[], Lease]) -> Lease:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def holder(self, hearing_id: str) -> Lease | None:
+        row = self.conn.execute("SELECT hearing_id, pod, expires FROM leases WHERE hearing_id = ?",
+                                (hearing_id,)).fetchone()
+        return Lease(row[0], row[1], float(row[2])) if row else None
+
+    def claim(self, hearing_id: str) -> Lease:
+        """Take or renew the hearing's lease; HeldElsewhere while another pod's lease lives."""
+
+        def claim() -> Lease:
+            now = self._now()
+            current = self.holder(hearing_id)
+            if current is not None and current.pod != self.pod and current.expires > now:
+                raise HeldElsewhere(current)
+            lease = Lease(hearing_id, self.pod, now + self.ttl)
+            if current is None:
+                self.conn.execute("INSERT INTO leases (hearing_id, pod, expires) VALUES (?, ?, ?)",
+                                  (hearing_id, self.pod, lease.expires))
+            else:
+                self.conn.execute("UPDATE leases SET pod = ?, expires = ? WHERE hearing_id = ?",
+                                  (self.pod, lease.expires, hearing_id))
+            return lease
+
+        return self._transaction(claim)
+
+    def release(self, hearing_id: str) -> None:
+        """Give the hearing up (its room stopped here); only our own lease is removed."""
+        self.conn.execute("DELETE FROM leases WHERE hearing_id = ? AND pod = ?", (hearing_id, self.pod))
+
+    def held(self) -> list[Lease]:
+        rows = self.conn.execute("SELECT hearing_id, pod, expires FROM leases WHERE pod = ? ORDER BY hearing_id",
+                                 (self.pod,)).fetchall()
+        return [Lease(r[0], r[1], float(r[2])) for r in rows]

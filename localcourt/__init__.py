@@ -1,0 +1,1 @@
+"""A whole court on one machine, on loopback: PostgreSQL, SeaweedFS, pods and nginx (`make court`)."""
