@@ -74,7 +74,7 @@ class FrameAssembler:
         is_keyframe: Callable[[bytes], bool] | None = None,
         *,
         hold_until_keyframe: bool = False,
-        max_wait: float = 0.15,
+        max_wait: float = 0.3,  # NACK round trips on a busy link; a loss costs at most this much
         capacity: int = 512,
         pli_interval: float = 0.5,
     ) -> None:
