@@ -14,12 +14,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .auth import AuthError, TokenSigner, new_nonce
 from .clock import HearingClock
 from .config import Config
 from .database import Database
+from .effects import Effects
 from .events import Event
 from .hearing import Hearing
 from .participants import (
@@ -91,6 +93,21 @@ def clean_text(value: object, field_name: str, max_len: int, required: bool = Tr
     return text
 
 
+def _screened_from(p: Participant, screened: object, people: list[Participant]) -> list[str]:
+    """The participants a protected participant is screened from, checked (400 otherwise)."""
+    if p.role in (Role.JUDGE, Role.MEDIATOR):
+        raise InvalidInput("invalid_target", f"the presiding {p.role.value} cannot be protected: the court is never screened")
+    if not isinstance(screened, list) or not all(isinstance(s, str) for s in screened):
+        raise InvalidInput("invalid_field", "screened_from must be a list of participant ids")
+    ids = {q.id for q in people}
+    unknown = [s for s in screened if s not in ids]
+    if unknown:
+        raise InvalidInput("unknown_participant", f"screened_from names no participant of this hearing: {', '.join(unknown)}")
+    if p.id in screened:
+        raise InvalidInput("invalid_field", f"{p.name} cannot be screened from themselves")
+    return list(dict.fromkeys(screened))
+
+
 class Court:
     def __init__(self, config: Config, db: Database, signer: TokenSigner) -> None:
         self.config = config
@@ -102,6 +119,10 @@ class Court:
         self._connected: dict[str, set[str]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
+        self.effects = Effects(self.record_event)
+        # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
+        # hearing time from which the cutter did cut (later when it had already let more out).
+        self.broadcast_cutters: list[Callable[[str, float], float | None]] = []
 
     # listeners
     def add_listener(self, listener: Listener) -> None:
@@ -112,10 +133,11 @@ class Court:
         self._event_listeners.append(listener)
 
     async def _notify(self, change: Change) -> None:
+        """The change is committed: its effects run after the answer, in order, each on its
+        own (`courtroom.effects`): a failing listener never skips the others."""
         for listener in list(self._listeners):
-            result = listener(change)
-            if asyncio.iscoroutine(result):
-                await result
+            name = getattr(listener, "__qualname__", type(listener).__name__)
+            self.effects.submit(change.hearing.id, f"{name}:{change.action}", partial(listener, change))
 
     # clock
     def clock(self, hearing: Hearing) -> HearingClock | None:
@@ -306,8 +328,14 @@ class Court:
     # acting
     async def act(self, hearing_id: str, actor: Actor, action: str, target_id: str | None = None, data: dict[str, Any] | None = None) -> Change:
         data = data or {}
+        # The hearing time of the act itself, before any wait for the lock: the off-air
+        # button takes effect here, not when the change is committed.
+        clock = self._clocks.get(hearing_id)
+        acted_at = clock.now() if clock is not None else None
         async with self._locks[hearing_id]:
             hearing = await self.get_hearing(hearing_id)
+            if acted_at is not None:
+                data = {**data, "_acted_at": acted_at}
             if actor.participant is not None and actor.participant.hearing_id != hearing_id:
                 raise ActionRefused(403, "forbidden", "your token is for another hearing")
             rule = check_action(action, hearing.state, actor.role, hearing.procedure)
@@ -366,7 +394,10 @@ class Court:
                 raise ActionRefused(409, "not_public", "only a public hearing can be broadcast")
             hearing.broadcast = action == "broadcast_on"
             hearing.ever_broadcast = hearing.ever_broadcast or hearing.broadcast
-            events.append(self._event(hearing, f"hearing.{action}", actor.id, delay=self.config.broadcast_delay))
+            extra_data: dict[str, Any] = {}
+            if action == "broadcast_off":
+                extra_data = self._cut(hearing, data)
+            events.append(self._event(hearing, f"hearing.{action}", actor.id, delay=self.config.broadcast_delay, **extra_data))
             return
         assert p is not None
         extra: dict[str, Any] = {}
@@ -395,16 +426,33 @@ class Court:
         elif action in ("protect", "unprotect"):
             p.protected = action == "protect"
             if p.protected:
-                screened = data.get("screened_from", [])
-                ids = {q.id for q in people}
-                if not isinstance(screened, list) or not all(isinstance(s, str) and s in ids for s in screened):
-                    raise InvalidInput("invalid_field", "screened_from must list participants of this hearing")
-                p.screened_from = list(screened)
+                p.screened_from = _screened_from(p, data.get("screened_from", []), people)
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []
         changed.append(p)
         events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
+
+    def _cut(self, hearing: Hearing, data: dict[str, Any]) -> dict[str, Any]:
+        """The dump button: the public loses everything it has not yet been shown, i.e. all
+        from the act's hearing time minus the delay. The public stream's delay line (a cutter)
+        is asked now, atomically, so that what it already let out stays and the rest is cut:
+        the line, the public captions and the replay then read the same `cut_from`."""
+        acted_at = data.get("_acted_at")
+        if not isinstance(acted_at, float):
+            acted_at = self.hearing_time(hearing)
+        cut_from = acted_at - self.config.broadcast_delay
+        for cutter in list(self.broadcast_cutters):
+            try:
+                done = cutter(hearing.id, cut_from)
+            except Exception:  # noqa: BLE001 - the cut in the record stands; the log has the rest
+                import logging
+
+                logging.getLogger("courtroom.court").exception("a broadcast cutter failed")
+                continue
+            if done is not None:
+                cut_from = max(cut_from, done)
+        return {"acted_at": round(acted_at, 3), "cut_from": round(cut_from, 3)}
 
     async def record_event(self, hearing_id: str, kind: str, actor: str | None, subject: str | None = None, **data: Any) -> Event:
         """An event that changes no state (overload notices, recording parts, ...)."""

@@ -26,15 +26,16 @@ import sqlite3
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import Any
 
 from . import record
 from .court import Actor, Court, InvalidInput, clean_text
+from .disclosure import Disclosure, Viewer
 from .events import Event
 from .hearing import Hearing
-from .participants import Participant, ParticipantState, receives_hearing
+from .participants import Participant, ParticipantState
 from .procedure import ActionRefused, HearingState
 from .record import RECORD_TZ, Note, needs_confirmation, sha256_text
 from .roles import Permission, Role, may
@@ -46,7 +47,6 @@ MAX_TEXT = 10_000  # characters of one segment
 MAX_OBJECTION = 2_000
 DECISIONS = ("confirm", "object")
 EDITABLE = ("text", "speaker")  # what a correction may change; role and name follow the speaker
-COURT_OFFICERS = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 
 
 @dataclass
@@ -160,14 +160,14 @@ class _Snapshot:
 
 
 def may_read_record(participant: Participant | None, state: HearingState) -> bool:
-    """Who may read the transcript: the clerk's key (None) and the court's officers always;
-    while the hearing runs, whoever receives it (`receives_hearing`: a witness only while
-    testifying); once closed, the parties and agents who must confirm it."""
-    if participant is None or participant.role in COURT_OFFICERS:
-        return True
-    if state is HearingState.CLOSED:
-        return needs_confirmation(participant)
-    return receives_hearing(participant, state)
+    """Whether this reader may read any of the record now: the disclosure rule's answer
+    (`courtroom.disclosure`; what of it they read is `Disclosure.segments`)."""
+    from .procedure import ProcedureKind
+
+    hearing_id = participant.hearing_id if participant is not None else ""
+    hearing = Hearing(hearing_id, "", "", ProcedureKind.SIMPLE, False, state=state)
+    people = [participant] if participant is not None else []
+    return Disclosure(hearing, people).sees_transcript(Viewer.of(participant))
 
 
 def _wide(c: str) -> bool:
@@ -545,12 +545,27 @@ class TranscriptService:
         snap = await self.court.db.run(self._load, hearing_id)
         return self._status(snap, extra)
 
-    async def export(self, hearing_id: str, fmt: str) -> str:
-        """The record as `json`, `vtt`, `srt` or `txt` (with its confirmation page once closed)."""
+    def _disclosed(self, snap: _Snapshot, viewer: Viewer) -> _Snapshot:
+        """The record as the disclosure rule lets `viewer` read it: only the segments it may
+        see, and a role label for whoever is screened from it (the court's copy is whole)."""
+        rule = Disclosure(snap.hearing, snap.participants, snap.events, self.court.hearing_time(snap.hearing),
+                          self.court.config.broadcast_delay)
+        segments = []
+        for s in snap.segments:
+            shown = rule.segment(viewer, s)
+            if shown is not None:
+                segments.append(replace(s, name=shown.get("name", s.name)))
+        return replace(snap, participants=rule.record_people(viewer), segments=segments)
+
+    async def export(self, hearing_id: str, fmt: str, viewer: Viewer | None = None) -> str:
+        """The record as `json`, `vtt`, `srt` or `txt` (with its confirmation page once closed),
+        as `viewer` may read it (the court's whole record when None)."""
         if fmt not in record.FORMATS:
             raise InvalidInput("invalid_format", f"format must be one of: {', '.join(record.FORMATS)}")
         extra = await self._extra_notes(hearing_id)
         snap = await self.court.db.run(self._load, hearing_id)
+        if viewer is not None and not viewer.officer:
+            snap = self._disclosed(snap, viewer)
         h, people, segs = snap.hearing, snap.participants, snap.segments
         if fmt == "vtt":
             return record.to_vtt(h, people, segs)

@@ -79,6 +79,8 @@ class DelayLine:
         self._on_air = on_air
         self._latest = 0.0
         self.transitions: list[tuple[float, bool]] = []  # (hearing time, on_air) at input
+        self.cuts: list[float] = []  # hearing times the dump button cut from
+        self.released_until = float("-inf")  # hearing time of the last on-air item let out
         # output state
         self._need_key = False  # a video packet was dropped: skip to the next keyframe
         self._slate_index = 0
@@ -99,6 +101,21 @@ class DelayLine:
             if on_air != self._on_air:
                 self._on_air = on_air
                 self.transitions.append((self._latest, on_air))
+
+    def cut(self, from_time: float) -> float:
+        """The dump button: every item still queued at or after hearing time ``from_time``
+        leaves as slate/silence, and the line goes off air. What was already let out cannot
+        be taken back, so the cut starts after it: returns the hearing time it cut from."""
+        with self._cond:
+            start = max(from_time, self.released_until + 1e-6)
+            for item in self._items:
+                if item.hearing_time >= start:
+                    item.on_air = False
+            if self._on_air:
+                self._on_air = False
+                self.transitions.append((self._latest, False))
+            self.cuts.append(start)
+            return start
 
     def put_video(self, packet: av.Packet) -> None:
         self._put(VIDEO, packet, _hearing_time(packet.pts, packet.time_base))
@@ -186,6 +203,8 @@ class DelayLine:
             self._cond.notify_all()
 
     def _output(self, item: DelayedItem) -> DelayedItem | None:
+        if item.on_air:
+            self.released_until = max(self.released_until, item.hearing_time)
         if item.kind == AUDIO:
             if not item.on_air:
                 item.payload = Slate.silence_like(item.payload)

@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from courtroom.roles import Role
+from courtroom.disclosure import COURT_OFFICERS, Viewer
 
 from .access import caller, require_clerk, require_hearing
+from .disclose import disclosure_for
 from .errors import ApiError, read_json
 from .pod import HUB, ROOMS, pod_of
 
@@ -51,7 +52,9 @@ async def get_hearing(request: web.Request) -> web.Response:
     hearing_id = request.match_info["hearing_id"]
     actor = await caller(request, pod.court, pod.admin_key)
     require_hearing(actor, hearing_id)
-    return web.json_response(await pod.court.snapshot(hearing_id))
+    rule = await disclosure_for(pod.court, hearing_id)
+    described = pod.court.describe(rule.hearing, list(rule.people))
+    return web.json_response(rule.hearing_view(Viewer.of(actor.participant), described))
 
 
 async def add_participant(request: web.Request) -> web.Response:
@@ -77,15 +80,17 @@ async def act(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_field", "action must be a string")
     target = body.get("participant")
     change = await pod.court.act(hearing_id, actor, action, target if isinstance(target, str) else None, body)
-    data = pod.court.describe(change.hearing, change.participants)
-    return web.json_response({"hearing": data, "events": [e.to_dict() for e in change.events]})
+    rule = await disclosure_for(pod.court, hearing_id, change.hearing, change.participants)
+    data = rule.hearing_view(Viewer.of(actor.participant), pod.court.describe(change.hearing, change.participants))
+    events = [e.to_dict() for e in change.events] if rule.sees_events(Viewer.of(actor.participant)) else []
+    return web.json_response({"hearing": data, "events": events})
 
 
 async def events(request: web.Request) -> web.Response:
     pod = pod_of(request)
     hearing_id = request.match_info["hearing_id"]
     actor = await caller(request, pod.court, pod.admin_key)
-    require_hearing(actor, hearing_id, frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR}))
+    require_hearing(actor, hearing_id, COURT_OFFICERS)
     await pod.court.get_hearing(hearing_id)
     try:
         after = int(request.query.get("after", "0"))
@@ -98,7 +103,7 @@ async def stats(request: web.Request) -> web.Response:
     pod = pod_of(request)
     hearing_id = request.match_info["hearing_id"]
     actor = await caller(request, pod.court, pod.admin_key)
-    require_hearing(actor, hearing_id, frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR}))
+    require_hearing(actor, hearing_id, COURT_OFFICERS)
     hearing = await pod.court.get_hearing(hearing_id)
     room = request.app[ROOMS].rooms.get(hearing_id)
     if room is None:

@@ -66,7 +66,10 @@ def _load_speech(config: Config) -> Transcriber | None:
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
     yield
+    # Effects still queued (a close's replay, the last notifications) run out first.
+    await app[POD].court.effects.drain(60.0)
     await app[ROOMS].close()
+    await app[POD].court.effects.drain(60.0)
     speech = app[POD].services.get("speech")
     if speech is not None:
         speech.transcriber.close()

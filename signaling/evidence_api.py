@@ -48,7 +48,7 @@ from courtroom.hearing import Hearing
 from courtroom.ledger import Ledger
 from courtroom.participants import Participant, receives_hearing
 from courtroom.procedure import LIVE, HearingState
-from courtroom.roles import Permission, Role, may
+from courtroom.roles import Permission, may
 from courtroom.sniff import HEAD_BYTES, sniff
 
 from . import exhibits
@@ -63,7 +63,6 @@ WRITE_BATCH = 1024 * 1024  # bytes gathered before one write in a worker thread
 MULTIPART_SLACK = 64 * 1024  # multipart headers and boundaries on top of the file itself
 MAX_TEXT_FIELD = 4096
 MAX_COMMENT = 2000
-_SEES_EVIDENCE = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR, Role.PLAINTIFF, Role.DEFENDANT, Role.AGENT})
 
 
 # -- receiving a file -------------------------------------------------------------------------
@@ -376,12 +375,14 @@ async def _join_the_record(app: web.Application) -> None:
 
 
 def sees_evidence(participant: Participant | None, state: HearingState) -> bool:
-    """The clerk's key, the court and the parties always; anyone else only while in the hearing."""
-    if participant is None:
-        return True
-    if participant.role in _SEES_EVIDENCE:
-        return True
-    return receives_hearing(participant, state)
+    """The clerk's key, the court and the parties always; anyone else only while in the
+    hearing: the disclosure rule's answer (`Disclosure.sees_exhibits`)."""
+    from courtroom.disclosure import Disclosure, Viewer
+    from courtroom.procedure import ProcedureKind
+
+    people = [participant] if participant is not None else []
+    hearing = Hearing(participant.hearing_id if participant else "", "", "", ProcedureKind.SIMPLE, False, state=state)
+    return Disclosure(hearing, people).sees_exhibits(Viewer.of(participant))
 
 
 async def _caller_for(request: web.Request) -> tuple[EvidenceService, Actor, Hearing]:
@@ -625,5 +626,9 @@ async def list_views(request: web.Request) -> web.Response:
     _require_sees(actor, hearing)
     exhibit = await service.get(hearing.id, request.match_info["exhibit_id"])
     events = [e for e in await service.court.events(hearing.id) if e.kind == "evidence.view" and e.subject == exhibit.id]
-    people = {p.id: p for p in await service.court.participants(hearing.id)}
+    from courtroom.disclosure import Disclosure, Viewer
+
+    # Whoever is screened from the caller is named by role (the disclosure rule).
+    rule = Disclosure(hearing, await service.court.participants(hearing.id))
+    people = {p.id: p for p in rule.record_people(Viewer.of(actor.participant))}
     return web.json_response({"exhibit": exhibit.id, "label": exhibit.label, "views": [_view_dict(e, people) for e in events]})

@@ -15,15 +15,17 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.court import Change, Court
+from courtroom.disclosure import Disclosure, Viewer
 from courtroom.events import Event
-from courtroom.participants import Participant, ParticipantState, receives_hearing
-from courtroom.procedure import ACTIONS, ActionRefused, HearingState, ProcedureKind, check_action
-from courtroom.roles import Permission, Role, may
+from courtroom.hearing import Hearing
+from courtroom.participants import Participant, ParticipantState
+from courtroom.procedure import ACTIONS, ActionRefused, check_action
+
+from .disclose import disclosure_for
 
 log = logging.getLogger("courtroom.hub")
 
 OUTBOX = 256
-OFFICERS = frozenset({Role.JUDGE, Role.CLERK, Role.MEDIATOR})
 
 
 class Session:
@@ -93,6 +95,7 @@ class Hub:
         self.court = court
         self.sessions: dict[str, dict[str, Session]] = defaultdict(dict)
         self._closing: set[asyncio.Task[None]] = set()
+        self._rules: dict[str, Disclosure] = {}
         court.add_listener(self._on_change)
         court.add_event_listener(self._on_event)
 
@@ -115,31 +118,40 @@ class Hub:
             return True
         return False
 
-    @staticmethod
-    def state_message(hearing: dict[str, Any], participant: Participant) -> dict[str, Any]:
-        """What one participant is told on every change, including what it may do now."""
-        state = HearingState(hearing["state"])
-        procedure = ProcedureKind(hearing["procedure"])
+    async def disclosure(self, hearing_id: str, hearing: Hearing | None = None,
+                         people: list[Participant] | None = None) -> Disclosure:
+        """The disclosure rule for this hearing now (events included: a witness's record
+        depends on when it was called), kept for the socket pushes until the next change."""
+        rule = await disclosure_for(self.court, hearing_id, hearing, people)
+        self._rules[hearing_id] = rule
+        return rule
+
+    def state_message(self, rule: Disclosure, participant: Participant) -> dict[str, Any]:
+        """What one participant is told on every change, including what it may do now: the
+        hearing as the disclosure rule lets this participant see it."""
+        hearing = rule.hearing
+        viewer = Viewer.of(participant)
         actions = []
         for name in ACTIONS:
             try:
-                check_action(name, state, participant.role, procedure)
+                check_action(name, hearing.state, participant.role, hearing.procedure)
             except ActionRefused:
                 continue
             actions.append(name)
         return {
             "type": "state",
-            "hearing": hearing,
+            "hearing": rule.hearing_view(viewer, self.court.describe(hearing, list(rule.people))),
             "you": participant.public_dict(),
-            "receives_media": receives_hearing(participant, state),
+            "receives_media": rule.receives_media(viewer),
             "actions": actions,
         }
 
     async def _on_change(self, change: Change) -> None:
         group = self.sessions.get(change.hearing.id)
         if not group:
+            self._rules.pop(change.hearing.id, None)
             return
-        described = self.court.describe(change.hearing, change.participants)
+        rule = await self.disclosure(change.hearing.id, change.hearing, change.participants)
         by_id = {p.id: p for p in change.participants}
         for session in list(group.values()):
             p = by_id.get(session.id)
@@ -154,22 +166,35 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(described, p))
+            session.send(self.state_message(rule, p))
         for event in change.events:
             self._on_event(event)
 
     def _on_event(self, event: Event) -> None:
         for session in list(self.sessions.get(event.hearing_id, {}).values()):
-            if session.participant.role in OFFICERS:
+            if Viewer.of(session.participant).officer:  # the event log is the court's (disclosure)
                 session.send({"type": "event", "event": event.to_dict()})
 
-    def sees_transcript(self, p: Participant, hearing_state: Any) -> bool:
-        if p.role in (Role.JUDGE, Role.CLERK) or (p.role is Role.MEDIATOR and may(p.role, Permission.SEE_HEARING)):
-            return p.state is ParticipantState.ADMITTED
-        return receives_hearing(p, hearing_state)
-
-    def broadcast(self, hearing_id: str, message: dict[str, Any], hearing_state: Any, transcript: bool = False) -> None:
+    def to_officers(self, hearing_id: str, message: dict[str, Any]) -> None:
+        """A notice only the court's officers receive (overload, failed effects)."""
         for session in list(self.sessions.get(hearing_id, {}).values()):
-            if transcript and not self.sees_transcript(session.participant, hearing_state):
+            if Viewer.of(session.participant).officer:
+                session.send(message)
+
+    def broadcast(self, hearing_id: str, message: dict[str, Any], hearing_state: Any = None, transcript: bool = False) -> None:
+        """Send to every socket of the hearing; a transcript message (`segment`) goes to each
+        as the disclosure rule shapes it (dropped, or the speaker's name hidden)."""
+        rule = self._rules.get(hearing_id)
+        for session in list(self.sessions.get(hearing_id, {}).values()):
+            if not transcript:
+                session.send(message)
                 continue
-            session.send(message)
+            viewer = Viewer.of(session.participant)
+            if rule is None:
+                # No change has reached this hearing's sockets yet: only the court reads on.
+                if viewer.officer:
+                    session.send(message)
+                continue
+            shown = rule.segment(viewer, message["segment"])
+            if shown is not None:
+                session.send({**message, "segment": shown})

@@ -139,21 +139,16 @@ async def live_captions(request: web.Request) -> web.Response:
     hearing = await _public_hearing(request)
     if hearing.state not in LIVE:
         raise ApiError(404, "not_found", "the hearing is not live")
-    from .recording import on_air_intervals
+    from courtroom.disclosure import Viewer
+    from courtroom.transcript import TranscriptService
 
-    now = pod.court.hearing_time(hearing)
+    from .disclose import disclosure_for
+
+    # The disclosure rule decides: on air, out of the delay, not dumped, roles never names.
+    rule = await disclosure_for(pod.court, hearing.id, hearing, [])
+    now = rule.now
     visible_until = now - pod.config.broadcast_delay
-    on_air = on_air_intervals(await pod.court.events(hearing.id), now)
-    segments: list[dict[str, Any]] = []
-    try:
-        from courtroom.transcript import TranscriptService
-
-        for s in await TranscriptService(pod.court).segments(hearing.id):
-            if s.end <= visible_until and any(a <= s.start and s.end <= b for a, b in on_air):
-                # Roles only: a protected participant's name must never reach the public.
-                segments.append({"id": s.id, "role": s.role, "text": s.text, "start": s.start, "end": s.end})
-    except ImportError:
-        pass
+    segments = rule.segments(Viewer.public(), await TranscriptService(pod.court).segments(hearing.id))
     body = {"hearing_time": now, "delay": pod.config.broadcast_delay, "visible_until": visible_until, "segments": segments, "at": time.time()}
     return web.Response(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
 

@@ -29,6 +29,14 @@ class Recorders:
         rooms.on_start.append(self._started)
         rooms.on_update.append(self._updated)
         rooms.on_stop.append(self._stopped)
+        court.broadcast_cutters.append(self._cut)
+
+    def _cut(self, hearing_id: str, from_time: float) -> float | None:
+        """The off-air press reaches the public stream's delay line at once (see Court._cut)."""
+        recording = self.recordings.get(hearing_id)
+        if recording is None or recording.public_line is None:
+            return None
+        return recording.public_line.cut(from_time)
 
     async def _started(self, room: MediaRoom) -> None:
         recording = HearingRecording(self.court, room, self._deposit)
@@ -46,12 +54,31 @@ class Recorders:
         if recording is None:
             return
         if room.hearing.state is HearingState.CLOSED:
-            await recording.finish()
+            # Three tracked effects of the close, after the answer: each records done or
+            # failed, and a failed one does not skip the next (the deposit takes whatever
+            # files exist).
+            hid = room.hearing.id
+            effects = self.court.effects
+            files: list[dict[str, Any]] = []
+
+            async def close_media() -> None:
+                files[:] = await recording.close_media()
+
+            async def build_replay() -> None:
+                files[:] = await recording.build_replay(files)
+
+            async def deposit() -> None:
+                hearing = await self.court.get_hearing(hid)
+                await self._deposit(hearing, hearing.extra.get("record_files", []))
+
+            effects.submit(hid, "recording.stop", close_media, report=True)
+            effects.submit(hid, "replay.build", build_replay, report=True)
+            effects.submit(hid, "ledger.deposit", deposit, report=True)
         else:
             # The server is going down mid-hearing: close the part cleanly; a restart
             # continues into the next part.
             recording.closing = True
-            for pump in (recording.archive, recording.public):
+            for pump in (recording.archive, recording.public, recording.public_archive):
                 if pump is not None:
                     await asyncio.to_thread(pump.close, 30.0)
 

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from courtroom.court import Court
-from courtroom.events import Event
+from courtroom.disclosure import Disclosure, Viewer, on_air_intervals
 from courtroom.hearing import Hearing
 from courtroom.ledger import file_digest
 from courtroom.procedure import HearingState
@@ -49,37 +49,6 @@ def hearing_dir(court: Court, hearing_id: str) -> Path:
     return court.config.recordings / hearing_id
 
 
-def on_air_intervals(events: Iterable[Event], end: float) -> list[tuple[float, float]]:
-    """The hearing-time stretches the public may see: in session and on air.
-
-    Computed from the stored events, so it holds across a crash and a restart.
-    """
-    in_session = broadcast = False
-    since: float | None = None
-    out: list[tuple[float, float]] = []
-    for e in events:
-        kind = e.kind
-        if kind in ("hearing.start", "hearing.resume"):
-            in_session = True
-        elif kind in ("hearing.recess", "hearing.close"):
-            in_session = False
-        elif kind == "hearing.broadcast_on":
-            broadcast = True
-        elif kind in ("hearing.broadcast_off",):
-            broadcast = False
-        else:
-            continue
-        live = in_session and broadcast
-        if live and since is None:
-            since = e.hearing_time
-        elif not live and since is not None:
-            out.append((since, e.hearing_time))
-            since = None
-    if since is not None:
-        out.append((since, end))
-    return out
-
-
 class HearingRecording:
     """One hearing's record sink (the `RecordSink` of `MediaRoom`)."""
 
@@ -91,11 +60,15 @@ class HearingRecording:
         self.archive: Pump | None = None
         self.archive_path: Path | None = None
         self.public: Pump | None = None
+        # The public picture and sound (screened, disguised) recorded as their own stream:
+        # the replay is cut from it, never from the court's archive.
+        self.public_archive: Pump | None = None
         self.public_line: DelayLine | None = None
         self.closing = False
         self.refused: str | None = None
         self._on_finished = on_finished
         self._lock = asyncio.Lock()  # changes come one after another; never two archives at once
+        self._public_view: str | None = None  # the picture the public stream carries now
 
     # RecordSink
     def video(self, view: str, packets: list[av.Packet]) -> None:
@@ -104,21 +77,31 @@ class HearingRecording:
         if view == MAIN and self.archive is not None:
             for p in packets:
                 self.archive.put_video(p)
-        if self.public is not None and view == self.room.public_view():
-            for p in packets:
-                self.public.put_video(p)
+        publics = [pump for pump in (self.public, self.public_archive) if pump is not None]
+        if publics and view == self.room.public_view():
+            # A switch between the main and the screened picture lands on a keyframe of the
+            # new picture; nothing of the old one goes out after the switch was asked for.
+            if view != self._public_view:
+                if not packets or not packets[0].is_keyframe:
+                    return
+                self._public_view = view
+            for pump in publics:
+                for p in packets:
+                    pump.put_video(p)
 
-    def audio(self, samples: np.ndarray, hearing_time: float) -> None:
-        if self.closing or (self.archive is None and self.public is None):
+    def audio(self, samples: np.ndarray, hearing_time: float, public: np.ndarray | None = None) -> None:
+        """The full mix for the archive; `public` (protected voices disguised) for the public
+        stream and the public picture's record, from which the replay is cut."""
+        if self.closing or (self.archive is None and self.public is None and self.public_archive is None):
             return
-        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = 48000
-        frame.pts = int(round(hearing_time * 48000))
-        frame.time_base = AUDIO_TB
+        frame = _frame(samples, hearing_time)
+        public_frame = frame if public is None else _frame(public, hearing_time)
         if self.archive is not None:
             self.archive.put_audio(frame)
         if self.public is not None:
-            self.public.put_audio(frame)
+            self.public.put_audio(public_frame)
+        if self.public_archive is not None:
+            self.public_archive.put_audio(public_frame)
 
     async def update(self, hearing: Hearing) -> None:
         async with self._lock:
@@ -132,6 +115,11 @@ class HearingRecording:
             await self._start_archive()
         if hearing.broadcastable and hearing.ever_broadcast and self.public is None and hearing.state is not HearingState.CLOSED:
             await self._start_public()
+        # The public picture's own record, from which the replay is cut: only once the hearing
+        # has been on air (there is nothing to replay before).
+        if (hearing.broadcastable and hearing.ever_broadcast and self.public_archive is None
+                and self.archive is not None and hearing.state in RECORDING):
+            await self._start_public_archive()
         if self.public_line is not None:
             self.public_line.set_on_air(hearing.broadcast and hearing.state is HearingState.IN_SESSION)
 
@@ -160,6 +148,23 @@ class HearingRecording:
         self.archive_path = path
         self.archive = Pump.for_archive(writer, self.room.fps)
         await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
+
+    async def _start_public_archive(self) -> None:
+        public_dir = self.dir / "public"
+
+        def prepare() -> Path:
+            public_dir.mkdir(parents=True, exist_ok=True)
+            return next_part_path(public_dir)
+
+        path = await asyncio.to_thread(prepare)
+        parts = list(self.hearing.extra.get("public_parts", []))
+        parts.append({"path": str(path), "started_at": self.room.hearing_time()})
+        self.hearing = await self.court.update_extra(self.hearing.id, public_parts=parts)
+        writer = await asyncio.to_thread(
+            ArchiveWriter, path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
+            metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id, "picture": "public"},
+        )
+        self.public_archive = Pump.for_archive(writer, self.room.fps)
 
     async def _start_public(self) -> None:
         config = self.court.config
@@ -198,15 +203,27 @@ class HearingRecording:
         return out
 
     async def finish(self) -> None:
-        """At close: finalise the archive, end the live stream, build the replay."""
+        """At close, in one go: finalise the archive, end the live stream, build the replay,
+        deposit. `Recorders` runs the same steps as separate tracked effects instead."""
+        files = await self.close_media()
+        files = await self.build_replay(files)
+        if self._on_finished is not None:
+            hearing = await self.court.get_hearing(self.hearing.id)
+            await self._on_finished(hearing, files)
+
+    async def close_media(self) -> list[dict[str, Any]]:
+        """Finalise the archive and end the live stream; the archive parts become the
+        hearing's record files (the replay, if any, is added by `build_replay`)."""
         self.closing = True
-        archive, public = self.archive, self.public
-        self.archive = self.public = None
-        if archive is not None:
+        archive, public, public_archive = self.archive, self.public, self.public_archive
+        self.archive = self.public = self.public_archive = None
+        for pump in (archive, public_archive):
+            if pump is None:
+                continue
             try:
-                await asyncio.to_thread(archive.close, 30.0)
+                await asyncio.to_thread(pump.close, 30.0)
             except Exception:  # noqa: BLE001 - what was written stays playable; say so and go on
-                log.exception("closing the archive failed")
+                log.exception("closing an archive failed")
         if public is not None:
             try:
                 await asyncio.to_thread(public.close, 30.0)
@@ -214,20 +231,31 @@ class HearingRecording:
                 log.exception("closing the live stream failed")
         hearing = await self.court.get_hearing(self.hearing.id)
         files = await self._describe_parts(hearing)
+        if not (hearing.broadcastable and hearing.ever_broadcast and files):
+            await self._store_files(hearing, files)  # nothing more to come: the record is complete
+        return files
+
+    async def build_replay(self, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The public replay of a broadcast hearing, cut from the archive; then the record files
+        (archive parts, replay, captions) are stored with the hearing. A failed replay is
+        reported (`replay.failed`) and the archive still becomes the record."""
+        hearing = await self.court.get_hearing(self.hearing.id)
         if hearing.broadcastable and hearing.ever_broadcast and files:
             try:
-                files += await self._build_replay(hearing, files)
+                files = files + await self._build_replay(hearing, files)
             except Exception:  # noqa: BLE001 - the archive is the record; a failed replay is reported
                 log.exception("building the replay failed")
                 await self.court.record_event(hearing.id, "replay.failed", "system")
-        hearing = await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
-        await self.court.record_event(hearing.id, "recording.finished", "system", files=len(files))
-        if self._on_finished is not None:
-            await self._on_finished(hearing, files)
+            await self._store_files(hearing, files)
+        return files
 
-    async def _describe_parts(self, hearing: Hearing) -> list[dict[str, Any]]:
+    async def _store_files(self, hearing: Hearing, files: list[dict[str, Any]]) -> None:
+        await self.court.update_extra(hearing.id, record_files=[_public_file(f) for f in files])
+        await self.court.record_event(hearing.id, "recording.finished", "system", files=len(files))
+
+    async def _describe_parts(self, hearing: Hearing, key: str = "archive_parts") -> list[dict[str, Any]]:
         out = []
-        for part in hearing.extra.get("archive_parts", []):
+        for part in hearing.extra.get(key, []):
             info = await asyncio.to_thread(describe_archive, Path(part["path"]), float(part.get("started_at", 0.0)))
             if info is not None:
                 out.append({"kind": "archive", **info})
@@ -241,7 +269,11 @@ class HearingRecording:
         on_air = on_air_intervals(events, end)
         out = self.dir / "replay"
         await asyncio.to_thread(shutil.rmtree, out, True)  # a replay built again starts clean
-        records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in parts]
+        # Cut from the public picture's own record (screened, disguised); a hearing recorded
+        # before it existed falls back to the archive.
+        public_parts = await self._describe_parts(hearing, "public_parts")
+        source = public_parts or parts
+        records = [RecordFile(Path(p["path"]), p["sha256"], p["size"], p["duration"], p["start_hearing_time"]) for p in source]
         replay = await asyncio.to_thread(build_replay, records, on_air, out)
         segments = await self._transcript(hearing)
         cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in segments]
@@ -267,14 +299,13 @@ class HearingRecording:
     async def _transcript(self, hearing: Hearing) -> list[dict[str, Any]]:
         """The corrected record as the public replay shows it: roles, never names (a protected
         participant's name must not reach the public, and the public needs roles only)."""
-        from courtroom.record import role_title
         from courtroom.transcript import TranscriptService
 
-        segments = await TranscriptService(self.court).segments(hearing.id)
-        return [
-            {"id": s.id, "start": s.start, "end": s.end, "label": role_title(s.role), "role": s.role.value, "text": s.text}
-            for s in segments
-        ]
+        # The public at the close, with nothing left in the delay: the disclosure rule keeps
+        # only what was on air and not dumped, with roles for names.
+        end = hearing.closed_at if hearing.closed_at is not None else self.court.hearing_time(hearing)
+        rule = Disclosure(hearing, [], await self.court.events(hearing.id), end, 0.0)
+        return rule.segments(Viewer.public(), await TranscriptService(self.court).segments(hearing.id))
 
 
 # Chapters of the replay, from the hearing's events.
@@ -318,6 +349,14 @@ def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:
         "duration": duration,
         "start_hearing_time": start if start is not None else started_at,
     }
+
+
+def _frame(samples: np.ndarray, hearing_time: float) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = 48000
+    frame.pts = int(round(hearing_time * 48000))
+    frame.time_base = AUDIO_TB
+    return frame
 
 
 def _public_file(f: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from courtroom.disclosure import MAIN, SCREENED, Disclosure, Viewer
 from courtroom.hearing import Hearing
 from courtroom.participants import Participant, publishes, receives_hearing
 from courtroom.procedure import HearingState
@@ -30,6 +31,7 @@ from courtroom.roles import Permission, may
 
 from .cadence import CameraCadence
 from .compositor import Compositor, Scene
+from .disguise import VoiceDisguise, swap_voices
 from .encoder import PictureEncoder
 from .latency import HoldTimes
 from .layout import Seat
@@ -39,8 +41,6 @@ from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
 
 log = logging.getLogger("courtroom.room")
 
-MAIN = "main"
-SCREENED = "screened"
 JITTER_CHUNKS = 6  # at most 120 ms of audio waits per speaker; older chunks are dropped
 KEYFRAME_INTERVAL = 1.0  # at most one forced keyframe per second per hearing
 VIDEO_TIME_BASE = 90000
@@ -79,7 +79,8 @@ class RecordSink(Protocol):
     """The recorder as the room sees it; both calls return at once (it has its own thread)."""
 
     def video(self, view: str, packets: list[av.Packet]) -> None: ...
-    def audio(self, samples: np.ndarray, hearing_time: float) -> None: ...
+    # `public`: the same mix with every protected voice disguised (None: nobody is protected)
+    def audio(self, samples: np.ndarray, hearing_time: float, public: np.ndarray | None = None) -> None: ...
 
 
 @dataclass
@@ -135,6 +136,11 @@ class MediaRoom:
         self.uplinks: dict[str, Uplink] = {}
         self.downlinks: dict[str, Downlink] = {}
         self.mixer = AudioMixer()
+        self.disguise = VoiceDisguise()
+        self._disguised_for: dict[str, frozenset[str]] = {}  # listener -> whose voice it gets disguised
+        self._public_disguised: frozenset[str] = frozenset()
+        self._rule = Disclosure(hearing, list(self.people.values()))
+        self._apply_rule()
         self.active = ActiveSpeaker()
         self.active_speaker: str | None = None
         self._compositor = Compositor(width, height)
@@ -182,6 +188,8 @@ class MediaRoom:
         was_in_session = self.hearing.state is HearingState.IN_SESSION
         self.hearing = hearing
         self.people = {p.id: p for p in people}
+        self._rule = Disclosure(hearing, list(self.people.values()))
+        self._apply_rule()
         for pid, up in self.uplinks.items():
             p = self.people.get(pid)
             silenced = p is None or p.silenced or not publishes(p, hearing.state)
@@ -296,18 +304,21 @@ class MediaRoom:
         """A new viewer or a picture-loss report: the next picture of each view is a keyframe."""
         self._force.update((MAIN, SCREENED))
 
-    # views
+    # views: the disclosure rule decides who sees the screened picture and hears a disguise
     def _protected(self) -> list[Participant]:
-        return [p for p in self.people.values() if p.protected]
+        return self._rule.protected()
+
+    def _apply_rule(self) -> None:
+        rule = self._rule
+        self._disguised_for = {pid: rule.disguised(Viewer.of(p)) for pid, p in self.people.items()}
+        self._public_disguised = rule.disguised(Viewer.public())
 
     def _view_for(self, participant_id: str) -> str:
-        for p in self._protected():
-            if participant_id in p.screened_from:
-                return SCREENED
-        return MAIN
+        p = self.people.get(participant_id)
+        return self._rule.picture(Viewer.of(p)) if p is not None else MAIN
 
     def public_view(self) -> str:
-        return SCREENED if self._protected() else MAIN
+        return self._rule.picture(Viewer.public())
 
     # the audio tick
     async def _audio_loop(self) -> None:
@@ -351,14 +362,20 @@ class MediaRoom:
         in_session = state is HearingState.IN_SESSION
         result = self.mixer.mix(chunks, silenced, record=in_session)
         self.active_speaker = self.active.update(result.levels)
+        voiced = {pid: c for pid, c in chunks.items() if pid not in silenced}
+        disguised = self.disguise.disguise(voiced, self._public_disguised) if self._public_disguised else {}
         for pid, down in self.downlinks.items():
             p = self.people.get(pid)
             if p is not None and receives_hearing(p, state):
-                down.audio.push(result.minus[pid], (min(born),) if born else ())
+                who = self._disguised_for.get(pid)
+                mix = result.minus[pid]
+                down.audio.push(swap_voices(mix, voiced, disguised, who) if who else mix, (min(born),) if born else ())
         # The record's sinks get every tick (silence when not in session) so that the
         # archive and the public stream have continuous audio; only the session is mixed in.
+        # The archive keeps the real voices; the public hears the protected ones disguised.
+        public = swap_voices(result.full, voiced, disguised, self._public_disguised) if disguised and in_session else None
         for sink in self.sinks:
-            sink.audio(result.full, now)
+            sink.audio(result.full, now, public)
         if in_session:
             for pid, up in self.uplinks.items():
                 chunk = chunks.get(pid)

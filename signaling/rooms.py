@@ -70,7 +70,7 @@ class RoomManager:
         hearing = change.hearing
         room = self.rooms.get(hearing.id)
         if room is not None:
-            if change.action in ("start", "recess", "resume", "broadcast_on", "broadcast_off"):
+            if change.action in ("start", "recess", "resume", "broadcast_on", "broadcast_off", "protect", "unprotect"):
                 room.request_keyframe()  # the replay and the live stream cut cleanly here
             room.update(hearing, change.participants)
             for hook in self.on_update:

@@ -15,7 +15,6 @@ from typing import Any
 from asr.pipeline import OverloadReport, SpeakerResult, Transcriber
 from courtroom.court import Court
 from courtroom.participants import Participant
-from courtroom.roles import Role
 from courtroom.transcript import TranscriptService
 
 from .hub import Hub
@@ -111,9 +110,7 @@ class Speech:
             ),
             "participant": p.id,
         }
-        for session in list(self.hub.sessions.get(p.hearing_id, {}).values()):
-            if session.participant.role in (Role.JUDGE, Role.CLERK, Role.MEDIATOR):
-                session.send(message)
+        self.hub.to_officers(p.hearing_id, message)
         task = asyncio.create_task(self._record_overload(p, report))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,6 +1,6 @@
 """The hearing record over HTTP: read and export it, correct it, confirm it (docs/record.md).
 
-Who may read follows `courtroom.transcript.may_read_record`; who may correct or confirm is the
+Who may read, and what, follows the disclosure rule (`courtroom.disclosure`); who may correct or confirm is the
 service's own rule (CORRECT_RECORD, CONFIRM_RECORD). Handlers only translate.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from courtroom.court import Actor
-from courtroom.procedure import HearingState
+from courtroom.disclosure import Disclosure, Viewer
 from courtroom.record import FORMATS
-from courtroom.transcript import TranscriptService, may_read_record
+from courtroom.transcript import TranscriptService
 
 from .access import caller, require_hearing
+from .disclose import disclosure_for
 from .errors import ApiError, read_json
 from .pod import HUB, POD, pod_of
 
@@ -40,15 +41,16 @@ def service_of(request: web.Request) -> TranscriptService:
     return service
 
 
-async def _reader(request: web.Request) -> tuple[TranscriptService, Actor, str, HearingState]:
+async def _reader(request: web.Request) -> tuple[TranscriptService, Actor, str, Disclosure]:
+    """Who reads, and the disclosure rule that shapes what they read."""
     pod = pod_of(request)
     hearing_id = request.match_info["hearing_id"]
     actor = await caller(request, pod.court, pod.admin_key)
     require_hearing(actor, hearing_id)
-    hearing = await pod.court.get_hearing(hearing_id)
-    if not may_read_record(actor.participant, hearing.state):
+    rule = await disclosure_for(pod.court, hearing_id)
+    if not rule.sees_transcript(Viewer.of(actor.participant)):
         raise ApiError(403, "forbidden", f"a {actor.role.value} may not read the record now")
-    return service_of(request), actor, hearing_id, hearing.state
+    return service_of(request), actor, hearing_id, rule
 
 
 def _segment_id(request: web.Request) -> int:
@@ -59,11 +61,11 @@ def _segment_id(request: web.Request) -> int:
 
 
 async def get_transcript(request: web.Request) -> web.Response:
-    service, _, hearing_id, _ = await _reader(request)
+    service, actor, hearing_id, _ = await _reader(request)
     fmt = request.query.get("format", "json")
     if fmt not in FORMATS:
         raise ApiError(400, "invalid_format", f"format must be one of: {', '.join(FORMATS)}")
-    body = await service.export(hearing_id, fmt)
+    body = await service.export(hearing_id, fmt, Viewer.of(actor.participant))
     response = web.Response(text=body, content_type=FORMATS[fmt], charset="utf-8")
     response.headers["Content-Disposition"] = f'inline; filename="record-{hearing_id}.{fmt}"'
     return response
@@ -89,11 +91,19 @@ async def correct_segment(request: web.Request) -> web.Response:
 
 
 async def segment_history(request: web.Request) -> web.Response:
-    service, _, hearing_id, _ = await _reader(request)
+    service, actor, hearing_id, rule = await _reader(request)
     segment_id = _segment_id(request)
     segment = await service.segment(hearing_id, segment_id)
     edits = await service.history(segment_id, hearing_id)
-    return web.json_response({"segment": segment.to_dict(), "edits": [e.to_dict() for e in edits]})
+    viewer = Viewer.of(actor.participant)
+    if viewer.officer:
+        return web.json_response({"segment": segment.to_dict(), "edits": [e.to_dict() for e in edits]})
+    shown = rule.segment(viewer, segment)
+    if shown is None:
+        raise ApiError(404, "not_found", f"no segment {segment_id} in this hearing")
+    # Who spoke, and any change of speaker, is told as the rule tells it: text edits only.
+    text_edits = [e.to_dict() for e in edits if e.field == "text"]
+    return web.json_response({"segment": {**segment.to_dict(), **shown}, "edits": text_edits})
 
 
 async def record_status(request: web.Request) -> web.Response:

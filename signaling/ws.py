@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 
 from courtroom.auth import AuthError
 from courtroom.court import Actor
+from courtroom.disclosure import Viewer
 
 from .errors import ApiError, classify
 from .hub import Hub, Session
@@ -43,12 +44,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _close_peer(old)
         await old.close_after("replaced", "you connected again from another window", 4000)
     try:
-        change = await pod.court.connect(hearing.id, participant.id)
+        await pod.court.connect(hearing.id, participant.id)
         pod.metrics.inc("courtroom_ws_connections_total")
-        await _send_record_so_far(request.app, session, change.hearing.state)
+        await _send_record_so_far(request.app, session)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await _handle_text(pod, rooms, session, msg.data)
+                await _handle_text(pod, rooms, session, msg.data, hub)
             elif msg.type == WSMsgType.BINARY:
                 session.error("bad_message", "messages are JSON text")
             elif msg.type == WSMsgType.ERROR:
@@ -64,13 +65,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _send_record_so_far(app: web.Application, session: Session, hearing_state: Any) -> None:
-    """A late joiner (or a reconnecting one) gets the record so far, if it may see it."""
-    me = next((p for p in (await app[POD].court.participants(session.participant.hearing_id)) if p.id == session.id), None)
-    if me is None or not app[HUB].sees_transcript(me, hearing_state):
+async def _send_record_so_far(app: web.Application, session: Session) -> None:
+    """A late joiner (or a reconnecting one) gets the record so far, as much of it as the
+    disclosure rule lets it see (a witness: only since it was called)."""
+    hearing_id = session.participant.hearing_id
+    rule = await app[HUB].disclosure(hearing_id)
+    viewer = Viewer.of(session.participant)
+    if not rule.sees_transcript(viewer):
         return
-    segments = await app[TRANSCRIPT].segments(session.participant.hearing_id)
-    session.send({"type": "transcript_history", "segments": [s.to_message() for s in segments]})
+    segments = await app[TRANSCRIPT].segments(hearing_id)
+    session.send({"type": "transcript_history", "segments": rule.segments(viewer, segments)})
 
 
 async def _close_peer(session: Session) -> None:
@@ -79,7 +83,7 @@ async def _close_peer(session: Session) -> None:
         await peer.close()
 
 
-async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str) -> None:
+async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str, hub: Hub) -> None:
     if len(text.encode("utf-8")) > pod.config.max_ws_message_bytes:
         session.error("too_large", f"a message may be at most {pod.config.max_ws_message_bytes} bytes")
         return
@@ -104,8 +108,8 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
         elif kind == "ping":
             session.send({"type": "pong", "t": message.get("t")})
         elif kind == "hello":
-            snapshot = await pod.court.snapshot(session.participant.hearing_id)
-            session.send(Hub.state_message(snapshot, session.participant))
+            rule = await hub.disclosure(session.participant.hearing_id)
+            session.send(hub.state_message(rule, session.participant))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:

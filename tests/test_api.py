@@ -524,7 +524,8 @@ async def test_happy_path(shared_api: Api) -> None:
     # Paging after a seq.
     events = await api.events(hid)
     r = await api.request("GET", f"/api/hearings/{hid}/events?after={events[5]['seq']}", jt)
-    assert r.json["events"] == events[6:]
+    # The close's effects (recording, replay, deposit) may add events after its answer.
+    assert r.json["events"][: len(events) - 6] == events[6:]
     assert_error(await api.request("GET", f"/api/hearings/{hid}/events", plaintiff["token"]), 403, "forbidden")
 
 

@@ -133,7 +133,7 @@ async def test_archive_live_stream_and_replay(server_factory, api_factory):
 
     class E:  # events as the function reads them
         def __init__(self, d):
-            self.kind, self.hearing_time = d["kind"], d["hearing_time"]
+            self.kind, self.hearing_time, self.data = d["kind"], d["hearing_time"], d["data"]
 
     on_air = on_air_intervals([E(e) for e in events], detail["closed_at"])
     on_air_total = sum(b - a for a, b in on_air)

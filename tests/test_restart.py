@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from conftest import Api, CourtroomServer, assert_error
@@ -36,6 +37,11 @@ async def _build(api: Api) -> dict[str, Any]:
     await api.act(mediation["id"], "open")
     await api.act(mediation["id"], "start", token=mediator["token"])
     await api.act(mediation["id"], "close", token=mediator["token"])
+    # The close answers at once; its effects (recording, deposit) follow: let them finish.
+    for _ in range(100):
+        if any(e["data"].get("effect") == "ledger.deposit" for e in await api.events(mediation["id"])):
+            break
+        await asyncio.sleep(0.1)
     return {
         "hearings": [lid, scheduled["id"], mediation["id"]],
         "tokens": [(lid, p) for p in (judge, plaintiff, defendant, witness)]

@@ -434,4 +434,8 @@ export default {
   'gallery.soon_badge': 'Starting soon',
   'replay.ended': 'The hearing has ended; the replay will follow.',
   'replay.stream_retry': 'Connecting to the live stream…',
+  'protect.title': 'Protect {name}',
+  'protect.public_always': 'The public always sees a mosaic and a role label and hears a disguised voice.',
+  'protect.screen_from': 'Also screen from:',
+  'protect.nobody': 'Nobody else is in this hearing.',
 };

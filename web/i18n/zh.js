@@ -434,4 +434,8 @@ export default {
   'gallery.soon_badge': '即将直播',
   'replay.ended': '庭审已结束，回放稍后提供。',
   'replay.stream_retry': '正在连接直播流…',
+  'protect.title': '保护 {name}',
+  'protect.public_always': '公众始终只看到马赛克和角色名称，听到变声后的声音。',
+  'protect.screen_from': '同时对以下人员屏蔽：',
+  'protect.nobody': '本庭审没有其他参与人。',
 };

@@ -10,6 +10,7 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { protectDialog } from './protect.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -372,6 +373,12 @@ async function procedure(action) {
 }
 
 async function act(action, p) {
+  if (action === 'protect') {
+    const screened = await protectDialog(p, page.hearing.participants);
+    if (screened === null) return;
+    page.session.action('protect', p.id, { screened_from: screened });
+    return;
+  }
   if (action === 'remove') {
     const ok = await confirmDialog(t('console.remove_confirm', { name: p.name }), t('action.remove'), t('common.cancel'));
     if (!ok) return;
