@@ -8,12 +8,12 @@ Here the playout side pulls one 20 ms frame per tick and the buffer decides what
   missing and the packets behind it show it is lost rather than late;
 - a `PLC` frame without advancing when the buffer ran dry (the delay grows by a frame) or
   is shallower than the target; a packet dropped when it has been deeper than the target for
-  a while (the delay shrinks by a frame), and the excess dropped at once when it is far
+  a second (the delay shrinks by a frame), and the excess dropped at once when it is far
   deeper (a burst after a stall).
 
 The target depth, in packets waiting at a tick, follows the measured jitter: the 95th
 percentile of the inter-arrival variation |(arrival - previous arrival) - (timestamp step)|
-over the last two seconds of packets: 1 on a clean link, more under jitter, back to 1 when
+over the last five seconds of packets: 1 on a clean link, more under jitter, back to 1 when
 the jitter goes. (Consecutive variation rather than the spread of transit times: a single
 stall of the sender's or our own loop, a burst, does not make the buffer deep for seconds.) Pure logic (no clock, no codec): times are passed in, so it is tested by
 simulation.
@@ -69,11 +69,11 @@ class AdaptiveJitterBuffer:
         *,
         clock_rate: int = 48000,
         frame_seconds: float = 0.02,
-        window: int = 100,
+        window: int = 250,
         max_target: int = 10,
         capacity: int = 50,
         grow_after: int = 3,
-        shrink_after: int = 10,
+        shrink_after: int = 50,
         max_conceal: int = 5,
     ) -> None:
         self.clock_rate = clock_rate
@@ -148,7 +148,9 @@ class AdaptiveJitterBuffer:
         self.counters.resets += 1
 
     # playout side: one call per frame interval
-    def pop(self) -> Playout:
+    def pop(self, catching_up: bool = False) -> Playout:
+        """`catching_up`: the player runs its missed ticks back to back after its own loop
+        stalled; the backlog is about to be played, so it is neither shrunk nor grown."""
         self.depth = len(self._packets)
         if self._next is None:
             if not self._packets or len(self._packets) < self.target:
@@ -156,16 +158,16 @@ class AdaptiveJitterBuffer:
             self._next = min(self._packets)
         if not self._packets:
             return self._underrun()
-        if self.depth > 2 * self.target + 2:
+        if self.depth > 2 * self.target + 2 and not catching_up:
             self._flush(self.depth - self.target - 1)
         packet = self._packets.get(self._next)
         if packet is None:
             if self.depth < self.target:
                 return self._underrun()  # late or lost: wait as long as the target allows
             return self._conceal_lost()
-        if self._shallow_for_long():
+        if not catching_up and self._shallow_for_long():
             return self._conceal()  # grow by one frame: the head stays for the next tick
-        if self._deep_for_long() and self._next + 1 in self._packets:
+        if not catching_up and self._deep_for_long() and self._next + 1 in self._packets:
             del self._packets[self._next]
             self._next += 1
             self.counters.dropped += 1

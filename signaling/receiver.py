@@ -149,7 +149,7 @@ class AudioReceive:
         for _ in range(6):  # bounded: 20 ms needs one 20 ms packet, or two of 10 ms
             if len(self._pending) >= AUDIO_CHUNK:
                 break
-            play = self.buffer.pop()
+            play = self.buffer.pop(catching_up)
             self.depth_avg += (self.buffer.depth - self.depth_avg) / 50
             if play.action is Action.SILENCE:
                 break
@@ -260,8 +260,8 @@ class PlayoutTrack(MediaStreamTrack):
         delay = self._next - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        elif delay < -0.2:
-            self._next = loop.time()  # after a stall: skip ahead, do not burst
+        elif delay < -1.0:
+            self._next = loop.time()  # after a long stall: skip ahead; a shorter one is caught up
         if self._ended or self.readyState != "live":
             raise MediaStreamError
         pulled = self.path.pull(catching_up=delay < -period / 2)

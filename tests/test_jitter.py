@@ -273,3 +273,17 @@ def test_gap_filled_by_a_retransmission_in_time() -> None:
     asm = FrameAssembler(h264_is_keyframe, max_wait=0.5)
     released, plis = feed(asm, packets, dt=0.005)
     assert released == [0, 1, 2, 3, 4, 5] and plis == 0
+
+
+def test_a_player_catching_up_plays_the_backlog() -> None:
+    """The player's own loop stalled: the packets that waited behind the same stall are played
+    back to back, not dropped as if the network had burst."""
+    buf = AdaptiveJitterBuffer()
+    for k in range(5):
+        buf.push(k, k * SAMPLES, b"x", k * FRAME)
+        assert buf.pop().action is Action.PACKET
+    for k in range(5, 25):  # 400 ms that arrived while the player was stalled
+        buf.push(k, k * SAMPLES, b"x", 0.5)
+    out = [buf.pop(catching_up=True) for _ in range(20)]
+    assert [p.packet.seq for p in out if p.packet is not None] == list(range(5, 25))
+    assert buf.counters.dropped == 0 and buf.counters.plc == 0
