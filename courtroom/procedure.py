@@ -64,6 +64,9 @@ ACTIONS: dict[str, ActionRule] = {
         ActionRule("excuse_witness", frozenset({S.IN_SESSION, S.RECESS}), _PRESIDING, needs_participant=True),
         ActionRule("protect", NOT_CLOSED, _PRESIDING, needs_participant=True),
         ActionRule("unprotect", NOT_CLOSED, _PRESIDING, needs_participant=True),
+        # Identity (courtroom/identity.py): the officers' verdict; the judge asks for a new check-in.
+        ActionRule("verify_identity", NOT_CLOSED, _COURT, needs_participant=True),
+        ActionRule("recheck_identity", LIVE, _PRESIDING, needs_participant=True),
         # The public broadcast.
         ActionRule("broadcast_on", frozenset({S.OPEN, S.IN_SESSION, S.RECESS}), _PRESIDING),
         ActionRule("broadcast_off", LIVE, _PRESIDING),

@@ -319,6 +319,13 @@ def _header(hearing: Hearing, participants: Sequence[Participant], tz: tzinfo) -
     return lines
 
 
+def _identity_lines(notes: Sequence[Note], tz: tzinfo) -> list[str]:
+    # Identity at join: who verified whom, when (a separate module, so this file stays small).
+    from .identity_record import attendance_lines
+
+    return attendance_lines(notes, tz)
+
+
 def to_txt(
     hearing: Hearing,
     participants: Sequence[Participant],
@@ -329,7 +336,9 @@ def to_txt(
 ) -> str:
     """The Chinese hearing record. With `confirmations` (a list, even empty) the confirmation
     page follows the end-of-text line: the decisions, objections, and who is still to confirm."""
+    notes = list(notes)
     lines = _header(hearing, participants, tz)
+    lines += _identity_lines(notes, tz)
     lines.append("")
     lines.append("庭审记录：")
     for item in turns(segments, participants, notes):

@@ -82,5 +82,19 @@ ROLE_NAMES_EN: dict[Role, str] = {
 }
 
 
+# Whom an officer may act on (admit, mute, remove, call, protect): the clerk serves the bench and
+# never commands it, so a clerk may not mute, admit or protect a judge or a mediator.
+_ALL = frozenset(Role)
+ACTS_ON: dict[Role, frozenset[Role]] = {
+    Role.JUDGE: _ALL,
+    Role.MEDIATOR: _ALL,
+    Role.CLERK: _ALL - {Role.JUDGE, Role.MEDIATOR},
+}
+
+
 def may(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[role]
+
+
+def may_act_on(actor: Role, target: Role) -> bool:
+    return target in ACTS_ON.get(actor, frozenset())

@@ -7,24 +7,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from .config import Config
 
 log = logging.getLogger("courtroom")
 
+# A plausible case of an internet court: an online purchase that went wrong.
 DEMO_HEARING = {
     "case_number": "(2026)京0491民初1234号",
-    "title": "张三诉李四买卖合同纠纷 Zhang San v. Li Si (sale contract)",
+    "title": "张三诉李四网络购物合同纠纷",
     "procedure": "simple",
     "public": True,
+    "court": "北京互联网法院",
 }
-DEMO_PEOPLE = [
-    {"role": "judge", "name": "王法官"},
-    {"role": "clerk", "name": "赵书记员"},
-    {"role": "plaintiff", "name": "张三"},
-    {"role": "defendant", "name": "李四"},
+DEMO_PEOPLE: list[dict[str, Any]] = [
+    {"role": "judge", "name": "王建国"},
+    {"role": "clerk", "name": "赵敏"},
+    # Registered identities: the parties check in and are verified before admission (docs/identity.md).
+    {"role": "plaintiff", "name": "张三", "identity": {"id_type": "resident_id", "id_last4": "0013"}},
+    {"role": "defendant", "name": "李四", "identity": {"id_type": "resident_id", "id_last4": "0024"}},
     {"role": "witness", "name": "陈五"},
 ]
+
+
+def key_location(config: Config) -> str:
+    """Where the clerk's API key is: said on the clerk's desk and by `make run`."""
+    import os
+
+    if os.environ.get("COURTROOM_ADMIN_KEY"):
+        return "the environment variable COURTROOM_ADMIN_KEY"
+    return str((config.data_dir / "admin.key").resolve())
 
 
 def serve(config: Config, demo: bool = False) -> int:
@@ -57,7 +70,12 @@ def serve(config: Config, demo: bool = False) -> int:
             print(f"\nDemo hearing {result['case_number']} ({result['id']}). Join links:", flush=True)
             for p in result["participants"]:
                 print(f"  {p['role']:<10} {p['name']:<6} {p['join_url']}", flush=True)
-            print(f"  public     gallery {config.base_url}/gallery\n", flush=True)
+            from .docket import issue_link_token
+
+            docket = issue_link_token(app[POD].court.signer, DEMO_PEOPLE[0]["name"])
+            print(f"  judge's docket     {config.base_url}/docket#token={docket}", flush=True)
+            print(f"  public     gallery {config.base_url}/gallery", flush=True)
+            print(f"  clerk's desk {config.base_url}/clerk (key: {key_location(config)})\n", flush=True)
 
         app.on_startup.append(make_demo)
     log.info("courtroom pod on http://%s:%d, data in %s", config.host, config.port, config.data_dir)

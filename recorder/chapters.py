@@ -1,6 +1,7 @@
 """Chapters for the replay (or an archive): a WebVTT chapters track and JSON.
 
-Events are (hearing_time, title), e.g. ("开庭 Opening", "法庭调查 Court investigation").
+Events are (hearing_time, title), e.g. (12.0, "开庭"). The titles come from the tables below,
+in the court's language.
 An event inside a cut starts its chapter where the output resumes; when several events
 land on the same output time, the last one names the chapter.
 """
@@ -15,6 +16,38 @@ from pathlib import Path
 from typing import Protocol
 
 from .captions import vtt_escape, vtt_time
+
+# A chapter begins at each of these hearing events.
+CHAPTER_TITLES: dict[str, dict[str, str]] = {
+    "zh": {
+        "hearing.start": "开庭",
+        "hearing.resume": "继续开庭",
+        "evidence.present": "举证质证",
+        "participant.call_witness": "证人作证",
+        "hearing.close": "闭庭",
+    },
+    "en": {
+        "hearing.start": "Opening",
+        "hearing.resume": "Resumed",
+        "evidence.present": "Evidence",
+        "participant.call_witness": "Witness",
+        "hearing.close": "Closing",
+    },
+}
+
+# Each side's statement begins where its first words are on the record.
+STATEMENT_TITLES: dict[str, dict[str, str]] = {
+    "zh": {"plaintiff": "原告陈述", "defendant": "被告答辩"},
+    "en": {"plaintiff": "Plaintiff's statement", "defendant": "Defendant's reply"},
+}
+
+
+def chapter_titles(language: str) -> dict[str, str]:
+    return CHAPTER_TITLES.get(language, CHAPTER_TITLES["zh"])
+
+
+def statement_titles(language: str) -> dict[str, str]:
+    return STATEMENT_TITLES.get(language, STATEMENT_TITLES["zh"])
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,16 @@ from PIL import Image, ImageDraw, ImageFont
 log = logging.getLogger(__name__)
 
 VIDEO_TB = Fraction(1, 90000)
-DEFAULT_LINES = ("休庭 / 暂停直播", "Broadcast paused")
+# What the public sees while the broadcast is paused, in the court's language.
+SLATE_LINES: dict[str, tuple[str, ...]] = {
+    "zh": ("暂停直播", "公开直播已暂停，稍后恢复"),
+    "en": ("Broadcast paused", "The public broadcast will resume"),
+}
+DEFAULT_LINES = SLATE_LINES["zh"]
+
+
+def slate_lines(language: str) -> tuple[str, ...]:
+    return SLATE_LINES.get(language, DEFAULT_LINES)
 FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.disclosure import COURT_OFFICERS, Viewer
+from courtroom.identity import parse_registered
 
 from .access import caller, require_clerk, require_hearing
 from .disclose import disclosure_for
@@ -66,6 +67,9 @@ async def add_participant(request: web.Request) -> web.Response:
     participant, token = await pod.court.add_participant(hearing_id, body, actor)
     data = participant.public_dict()
     data.update(token=token, join_url=pod.court.join_url(participant, token))
+    registered = parse_registered(body.get("identity"), participant.name)  # checked by the court already
+    if registered is not None:
+        data["identity"] = registered.to_dict()  # the number's last four only
     return web.json_response(data, status=201)
 
 

@@ -37,6 +37,8 @@ def create_app(config: Config) -> web.Application:
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
     app[ROOMS] = RoomManager(pod.court)
+    app[ROOMS].hub = app[HUB]
+    app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
     transcriber = _load_speech(config)
     if transcriber is not None:
         speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics, config.asr_engine)

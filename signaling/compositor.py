@@ -22,8 +22,8 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image, ImageDraw, ImageFont
 
-from .labels import LABEL_BG, LabelCache, Yuv, planes_of, rgb_to_yuv
-from .layout import Layout, Rect, Seat, courtroom_layout
+from .labels import LABEL_BG, LabelCache, Yuv, picture_text, planes_of, rgb_to_yuv
+from .layout import Layout, Rect, Seat, border_width, courtroom_layout, label_box
 
 # The hearing's states (courtroom.procedure.HearingState); "scheduled" looks like "open".
 STATES: Final = ("scheduled", "open", "in_session", "recess", "closed")
@@ -47,14 +47,7 @@ _BLACK: Final = (16, 128, 128)  # limited-range yuv black
 _SPEAKER: Final = (196, 28, 160)  # bright amber in BT.601 yuv
 _MOSAIC_BLOCKS: Final = 8  # blocks across a screened tile: a face becomes a few squares
 
-_SLATES: Final = {
-    "recess": ("休庭 RECESS", "庭审暂停，稍后继续 The hearing will resume shortly"),
-    "closed": ("闭庭 CLOSED", "庭审已结束 The hearing has ended"),
-}
-_WAITING: Final = "等待开庭 Waiting for the hearing to start"
-_EMPTY_SEAT: Final = "空席 Empty seat"
-_NO_CAMERA: Final = "无画面 No camera"
-_EXHIBITS: Final = "证据展示区 Exhibits"
+_SLATE_STATES: Final = ("recess", "closed")  # nobody on camera: a slate in the court's language
 
 
 @dataclass
@@ -75,13 +68,14 @@ class Scene:
 
 
 class Compositor:
-    def __init__(self, width: int, height: int, labels: LabelCache | None = None) -> None:
+    def __init__(self, width: int, height: int, labels: LabelCache | None = None, language: str = "zh") -> None:
         if width % 2 or height % 2:
             raise ValueError("yuv420p needs an even width and height")
         self.width = width
         self.height = height
-        self.labels = labels or LabelCache()
-        self._border = max(2, (width // 320) & ~1)
+        self.labels = labels or LabelCache(language=language)
+        self.words = picture_text(self.labels.language)
+        self._border = border_width(width)
         self._stages: OrderedDict[tuple[object, ...], tuple[Layout, Yuv]] = OrderedDict()
         self._slates: OrderedDict[tuple[str, str, str], Yuv] = OrderedDict()
         self._tile_slates: dict[tuple[int, int, str], Yuv] = {}
@@ -98,7 +92,7 @@ class Compositor:
         canvas = planes_of(out)
         layout, background = self._stage(scene)
 
-        if scene.state in _SLATES:
+        if scene.state in _SLATE_STATES:
             # Nobody is on camera during a recess or after closing, not even on the record.
             _copy(canvas, self._slate(scene, layout))
             self._draw_header(canvas, scene, layout)
@@ -110,9 +104,9 @@ class Compositor:
             seat = seats[pid]
             screened = pid in scene.protected
             if pid not in scene.frames:
-                _paste(canvas, self._tile_slate(rect, _EMPTY_SEAT), rect.x, rect.y)
+                _paste(canvas, self._tile_slate(rect, self.words["empty_seat"]), rect.x, rect.y)
             elif (frame := scene.frames[pid]) is None:
-                _paste(canvas, self._tile_slate(rect, _NO_CAMERA), rect.x, rect.y)
+                _paste(canvas, self._tile_slate(rect, self.words["no_camera"]), rect.x, rect.y)
             else:
                 self._draw_camera(canvas, pid, frame, rect, screened)
             name = None if screened else seat.name
@@ -126,7 +120,7 @@ class Compositor:
         self._draw_header(canvas, scene, layout)
         if scene.state in ("scheduled", "open"):
             # In the exhibit area if there is one, else at the foot of the picture.
-            banner = self.labels.text(_WAITING, _even(self.height * 0.06))
+            banner = self.labels.text(self.words["waiting"], _even(self.height * 0.06))
             x = (self.width - banner.width) // 2
             if layout.exhibit is not None:
                 y = layout.exhibit.y + (layout.exhibit.h - banner.height) // 2
@@ -182,8 +176,8 @@ class Compositor:
     def label_position(self, tile: Rect) -> tuple[int, int, int]:
         """(x, y, height) of a tile's label: bottom-left, inset by the speaker border's
         width so that border never cuts it."""
-        h = _even(max(16, min(tile.h * 0.14, self.height * 0.04)))
-        return tile.x + self._border, tile.bottom - h - self._border, h
+        box = label_box(tile, self.width, self.height)
+        return box.x, box.y, box.h
 
     # -- rendered once -------------------------------------------------------------
 
@@ -214,7 +208,7 @@ class Compositor:
             ex = layout.exhibit
             draw.rectangle(_box(ex), fill=_TILE, outline=(70, 78, 96))
             font = self.labels.font(_even(max(12, min(ex.h * 0.1, self.height * 0.045))))
-            draw.text((ex.x + ex.w / 2, ex.y + ex.h / 2), _EXHIBITS, _TILE_FG, font, anchor="mm")
+            draw.text((ex.x + ex.w / 2, ex.y + ex.h / 2), self.words["exhibits"], _TILE_FG, font, anchor="mm")
         edge = max(1, self._border // 2)
         for seat in seats:
             rect = layout.tiles.get(seat.participant_id)
@@ -238,22 +232,21 @@ class Compositor:
             return
         # The emblem: a red disc with 法 in gold, then the court's name.
         r = band.h * 0.42
-        text_font = self._fit_font(
-            "人民法院  PEOPLE'S COURT", band.w - 4 * r, band.h * 0.55, bold=True
-        )
-        text_w = text_font.getlength("人民法院  PEOPLE'S COURT")
+        emblem = self.words["emblem"]
+        text_font = self._fit_font(emblem, band.w - 4 * r, band.h * 0.55, bold=True)
+        text_w = text_font.getlength(emblem)
         left = band.x + (band.w - (2 * r + r * 0.8 + text_w)) / 2
         cx, cy = left + r, band.y + band.h / 2
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=_EMBLEM_RED, outline=_GOLD, width=2)
         draw.text((cx, cy), "法", _GOLD, self.labels.font(int(r * 1.3), bold=True), anchor="mm")
-        draw.text((cx + r * 1.8, cy), "人民法院  PEOPLE'S COURT", _GOLD, text_font, anchor="lm")
+        draw.text((cx + r * 1.8, cy), emblem, _GOLD, text_font, anchor="lm")
 
     def _slate(self, scene: Scene, layout: Layout) -> Yuv:
         key = (scene.state, scene.case_number, scene.title)
         slate = self._slates.get(key)
         if slate is not None:
             return slate
-        title, subtitle = _SLATES[scene.state]
+        title, subtitle = self.words[scene.state], self.words[f"{scene.state}_note"]
         w, h = self.width, self.height
         image = Image.new("RGB", (w, h), _CANVAS)
         draw = ImageDraw.Draw(image)

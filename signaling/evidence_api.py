@@ -468,6 +468,7 @@ async def upload(request: web.Request) -> web.Response:
             raise
     finally:
         received.discard()
+    service.court.announce_event(event)  # the officers' events tab lists the upload at once
     await _announce(request, service, hearing)
     return web.json_response(exhibit.to_dict(), status=201)
 
@@ -558,6 +559,7 @@ async def present(request: web.Request) -> web.Response:
         showing = service.presenting[hearing.id] = Presenting(exhibit, page, actor.id, time.time())
         await service.court.record_event(hearing.id, "evidence.present", actor.id, exhibit.id, page=page, label=exhibit.label)
     broadcast(request.app, hearing, {"type": "exhibit", "presenting": showing.to_dict()})
+    await request.app[HUB].refresh(hearing.id)  # the picture's layout now has the exhibit area
     return web.json_response({"presenting": showing.to_dict()})
 
 
@@ -577,6 +579,7 @@ async def withdraw(request: web.Request) -> web.Response:
         if was is not None:
             await service.court.record_event(hearing.id, "evidence.withdraw", actor.id, was.exhibit.id)
     broadcast(request.app, hearing, {"type": "exhibit", "presenting": None})
+    await request.app[HUB].refresh(hearing.id)  # the exhibit area is gone from the picture
     return web.json_response({"presenting": None})
 
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
+from courtroom.controls import hearing_actions, target_actions
 from courtroom.court import Change, Court
 from courtroom.disclosure import Disclosure, Viewer
 from courtroom.events import Event
 from courtroom.hearing import Hearing
-from courtroom.participants import Participant, ParticipantState
-from courtroom.procedure import ACTIONS, ActionRefused, check_action
+from courtroom.participants import Participant, ParticipantState, receives_hearing
 
 from .disclose import disclosure_for
+from .picture_layout import picture_layout
 
 log = logging.getLogger("courtroom.hub")
 
@@ -96,8 +98,30 @@ class Hub:
         self.sessions: dict[str, dict[str, Session]] = defaultdict(dict)
         self._closing: set[asyncio.Task[None]] = set()
         self._rules: dict[str, Disclosure] = {}
+        # Is the exhibit area in the picture now? The media room knows (wired by the app).
+        self.exhibit_shown: Callable[[str], bool] = lambda hearing_id: False
         court.add_listener(self._on_change)
         court.add_event_listener(self._on_event)
+
+    def layout_for(self, hearing: Hearing, people: Sequence[Participant]) -> dict[str, Any]:
+        """The picture's seat layout, the same for every viewer (a screened seat is still a seat)."""
+        config = self.court.config
+        return picture_layout(config.video_width, config.video_height, hearing.state, people, self.exhibit_shown(hearing.id))
+
+    def speaker(self, hearing: Hearing, participant_id: str | None) -> None:
+        """The active speaker's marker moved: pages that follow the speaker zoom to that seat."""
+        message = {"type": "speaker", "participant": participant_id}
+        for session in list(self.sessions.get(hearing.id, {}).values()):
+            if receives_hearing(session.participant, hearing.state):
+                session.send(message)
+
+    async def refresh(self, hearing_id: str) -> None:
+        """Send every socket of the hearing a fresh state (the picture's layout changed)."""
+        if not self.sessions.get(hearing_id):
+            return
+        hearing = await self.court.get_hearing(hearing_id)
+        people = await self.court.participants(hearing_id)
+        await self._on_change(Change(hearing, people, [], "refresh"))
 
     def current(self, hearing_id: str, participant_id: str) -> Session | None:
         return self.sessions[hearing_id].get(participant_id)
@@ -126,24 +150,22 @@ class Hub:
         self._rules[hearing_id] = rule
         return rule
 
-    def state_message(self, rule: Disclosure, participant: Participant) -> dict[str, Any]:
-        """What one participant is told on every change, including what it may do now: the
-        hearing as the disclosure rule lets this participant see it."""
+    def state_message(self, rule: Disclosure, participant: Participant,
+                      layout: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What one participant is told on every change: the hearing as the disclosure rule
+        lets this participant see it, and what it may do now: the actions without a target,
+        and per other participant the actions on them that would do something
+        (courtroom.controls). Pages render controls from these only."""
         hearing = rule.hearing
         viewer = Viewer.of(participant)
-        actions = []
-        for name in ACTIONS:
-            try:
-                check_action(name, hearing.state, participant.role, hearing.procedure)
-            except ActionRefused:
-                continue
-            actions.append(name)
         return {
             "type": "state",
             "hearing": rule.hearing_view(viewer, self.court.describe(hearing, list(rule.people))),
             "you": participant.public_dict(),
             "receives_media": rule.receives_media(viewer),
-            "actions": actions,
+            "actions": hearing_actions(hearing.state, hearing.procedure, hearing.broadcastable, participant.role),
+            "participant_actions": target_actions(hearing.state, hearing.procedure, participant, list(rule.people)),
+            "layout": layout,
         }
 
     async def _on_change(self, change: Change) -> None:
@@ -152,6 +174,7 @@ class Hub:
             self._rules.pop(change.hearing.id, None)
             return
         rule = await self.disclosure(change.hearing.id, change.hearing, change.participants)
+        layout = self.layout_for(change.hearing, change.participants)
         by_id = {p.id: p for p in change.participants}
         for session in list(group.values()):
             p = by_id.get(session.id)
@@ -166,7 +189,7 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(rule, p))
+            session.send(self.state_message(rule, p, layout))
         for event in change.events:
             self._on_event(event)
 

@@ -1,6 +1,6 @@
 """Text for the courtroom picture: rendered once with PIL, kept as yuv420p, blitted with numpy.
 
-A label ("原告 Plaintiff · 张三", the clock, a slate title) is drawn in RGB with a CJK font
+A label ("原告 · 张三", the clock, a slate title) is drawn in RGB with a CJK font
 into an opaque dark box, converted once to Y, U and V planes by swscale (the same BT.601
 conversion the camera frames get), and cached by (text, height). Drawing it on a picture
 is then three numpy slice copies.
@@ -22,11 +22,42 @@ from PIL import Image, ImageDraw, ImageFont
 
 from courtroom.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH, Role
 
-# Chinese and English display names of the nine roles, for labels and slates.
-# One table of role names for the whole pod (courtroom.roles); labels show both languages.
-ROLE_NAMES: Final[Mapping[str, tuple[str, str]]] = {
-    role.value: (ROLE_NAMES_ZH[role], ROLE_NAMES_EN[role]) for role in Role
+# The picture speaks the court's language (Config.language): role names from the one table
+# of the pod (courtroom.roles), and every other word drawn into the picture here.
+ROLE_NAMES: Final[Mapping[str, Mapping[str, str]]] = {
+    "zh": {role.value: ROLE_NAMES_ZH[role] for role in Role},
+    "en": {role.value: ROLE_NAMES_EN[role] for role in Role},
 }
+
+PICTURE_TEXT: Final[Mapping[str, Mapping[str, str]]] = {
+    "zh": {
+        "emblem": "人民法院",
+        "recess": "休庭",
+        "recess_note": "庭审暂停，稍后继续",
+        "closed": "闭庭",
+        "closed_note": "庭审已结束",
+        "waiting": "等待开庭",
+        "empty_seat": "空席",
+        "no_camera": "无画面",
+        "exhibits": "证据展示区",
+    },
+    "en": {
+        "emblem": "PEOPLE'S COURT",
+        "recess": "RECESS",
+        "recess_note": "The hearing will resume shortly",
+        "closed": "CLOSED",
+        "closed_note": "The hearing has ended",
+        "waiting": "Waiting for the hearing to start",
+        "empty_seat": "Empty seat",
+        "no_camera": "No camera",
+        "exhibits": "Exhibits",
+    },
+}
+
+
+def picture_text(language: str) -> Mapping[str, str]:
+    return PICTURE_TEXT.get(language, PICTURE_TEXT["zh"])
+
 
 LABEL_FG: Final = (240, 240, 236)
 LABEL_BG: Final = (18, 22, 32)
@@ -62,10 +93,9 @@ class Yuv(NamedTuple):
         return int(self.y.shape[0])
 
 
-def role_label(role: str, name: str | None = None) -> str:
-    """'原告 Plaintiff · 张三'; the role alone when the name is withheld or unknown."""
-    zh, en = ROLE_NAMES.get(role, (role, ""))
-    text = f"{zh} {en}".strip()
+def role_label(role: str, name: str | None = None, language: str = "zh") -> str:
+    """'原告 · 张三' (or 'Plaintiff · 张三'); the role alone when the name is withheld or unknown."""
+    text = ROLE_NAMES.get(language, ROLE_NAMES["zh"]).get(role, role)
     return f"{text} · {name}" if name else text
 
 
@@ -138,7 +168,8 @@ def planes_of(frame: av.VideoFrame, copy: bool = False) -> Yuv:
 class LabelCache:
     """Renders text labels once and keeps the most recently used ones as yuv420p."""
 
-    def __init__(self, font: tuple[str, int] | None = None, max_entries: int = 256) -> None:
+    def __init__(self, font: tuple[str, int] | None = None, max_entries: int = 256, language: str = "zh") -> None:
+        self.language = language
         font = font or CJK_FONT
         if font is None:
             raise FontNotFoundError(
@@ -175,7 +206,7 @@ class LabelCache:
         return label
 
     def seat(self, role: str, name: str | None, height: int) -> Yuv:
-        return self.text(role_label(role, name), height)
+        return self.text(role_label(role, name, self.language), height)
 
     def __len__(self) -> int:
         return len(self._labels)

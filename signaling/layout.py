@@ -53,7 +53,20 @@ class Layout:
     exhibit: Rect | None  # the exhibit area, when asked for
     bench: Rect  # the judge's bench with the court backdrop; its top band holds the emblem
     header: Rect  # the strip across the top: case number and clock
-    emblem: Rect  # the band at the top of the bench for "人民法院 PEOPLE'S COURT"
+    emblem: Rect  # the band at the top of the bench for the court's emblem
+
+
+def border_width(width: int) -> int:
+    """The active speaker's border (and the label's inset) in a picture `width` wide."""
+    return max(2, (width // 320) & ~1)
+
+
+def label_box(tile: Rect, width: int, height: int) -> Rect:
+    """Where a seat's label goes: bottom-left in its tile, inset by the speaker border so that
+    the border never cuts it; as wide as the tile allows (the label is clipped to it)."""
+    b = border_width(width)
+    h = _even(max(16, min(tile.h * 0.14, height * 0.04)))
+    return Rect(tile.x + b, tile.bottom - h - b, max(0, tile.w - 2 * b), h)
 
 
 def _even(v: float) -> int:

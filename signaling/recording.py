@@ -36,6 +36,8 @@ from recorder import (
     next_part_path,
     read_start_hearing_time,
 )
+from recorder.chapters import chapter_titles, statement_titles
+from recorder.slate import slate_lines
 
 from .room import MAIN, MediaRoom
 
@@ -174,7 +176,7 @@ class HearingRecording:
         def prepare() -> tuple[Slate, HlsWriter]:
             shutil.rmtree(live, ignore_errors=True)  # a restart begins a fresh live stream
             live.mkdir(parents=True, exist_ok=True)
-            slate = Slate.create(width, height, fps)
+            slate = Slate.create(width, height, fps, slate_lines(config.language))
             return slate, HlsWriter(live, width, height, fps, extradata, segment_seconds=config.hls_segment_seconds)
 
         slate, writer = await asyncio.to_thread(prepare)
@@ -278,8 +280,9 @@ class HearingRecording:
         segments = await self._transcript(hearing)
         cues = [Cue(s["start"], s["end"], s["label"], s["text"]) for s in segments]
         await asyncio.to_thread(write_captions, out, cues, replay.time_map)
-        titles = [(e.hearing_time, title) for e in events if (title := CHAPTERS.get(e.kind))]
-        titles += statement_chapters(segments)
+        chapter_names = chapter_titles(self.court.config.language)
+        titles = [(e.hearing_time, title) for e in events if (title := chapter_names.get(e.kind))]
+        titles += statement_chapters(segments, self.court.config.language)
         chapters = build_chapters(titles, replay.time_map, replay.duration)
         await asyncio.to_thread(write_chapters, out, chapters)
         # The same segments as the captions: every one that overlaps what the replay shows.
@@ -308,25 +311,14 @@ class HearingRecording:
         return rule.segments(Viewer.public(), await TranscriptService(self.court).segments(hearing.id))
 
 
-# Chapters of the replay, from the hearing's events.
-CHAPTERS = {
-    "hearing.start": "开庭 Opening",
-    "hearing.resume": "继续开庭 Resumed",
-    "evidence.present": "举证质证 Evidence",
-    "participant.call_witness": "证人作证 Witness",
-    "hearing.close": "闭庭 Closing",
-}
-
-# Each side's statement begins where its first words are on the record.
-STATEMENTS = {"plaintiff": "原告陈述 Plaintiff's statement", "defendant": "被告答辩 Defendant's reply"}
-
-
-def statement_chapters(segments: Iterable[dict[str, Any]]) -> list[tuple[float, str]]:
+def statement_chapters(segments: Iterable[dict[str, Any]], language: str = "zh") -> list[tuple[float, str]]:
+    """A chapter where each side's first words are on the record (titles: recorder.chapters)."""
+    names = statement_titles(language)
     first: dict[str, float] = {}
     for s in segments:
-        if s["role"] in STATEMENTS and s["role"] not in first:
+        if s["role"] in names and s["role"] not in first:
             first[s["role"]] = s["start"]
-    return [(t, STATEMENTS[role]) for role, t in first.items()]
+    return [(t, names[role]) for role, t in first.items()]
 
 
 def describe_archive(path: Path, started_at: float) -> dict[str, Any] | None:

@@ -34,8 +34,8 @@ from .compositor import Compositor, Scene
 from .disguise import VoiceDisguise, swap_voices
 from .encoder import PictureEncoder
 from .latency import HoldTimes
-from .layout import Seat
 from .mixer import ActiveSpeaker, AudioMixer
+from .picture_layout import seats_of
 from .receiver import AudioReceive, ReceivePath, VideoReceive
 from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
 
@@ -124,6 +124,7 @@ class MediaRoom:
         preset: str,
         hearing_time: Callable[[], float],
         speech: SpeechSink | None = None,
+        language: str = "zh",
     ) -> None:
         self.hearing = hearing
         self.people: dict[str, Participant] = {p.id: p for p in people}
@@ -143,7 +144,8 @@ class MediaRoom:
         self._apply_rule()
         self.active = ActiveSpeaker()
         self.active_speaker: str | None = None
-        self._compositor = Compositor(width, height)
+        self.on_speaker: Callable[[str | None], None] | None = None  # told when the marker moves
+        self._compositor = Compositor(width, height, language=language)
         self._encoders = {
             view: PictureEncoder(width, height, fps, bitrate=bitrate, preset=preset) for view in (MAIN, SCREENED)
         }
@@ -361,7 +363,11 @@ class MediaRoom:
             chunks.setdefault(pid, None)
         in_session = state is HearingState.IN_SESSION
         result = self.mixer.mix(chunks, silenced, record=in_session)
-        self.active_speaker = self.active.update(result.levels)
+        speaker = self.active.update(result.levels)
+        if speaker != self.active_speaker:
+            self.active_speaker = speaker
+            if self.on_speaker is not None:
+                self.on_speaker(speaker)
         voiced = {pid: c for pid, c in chunks.items() if pid not in silenced}
         disguised = self.disguise.disguise(voiced, self._public_disguised) if self._public_disguised else {}
         for pid, down in self.downlinks.items():
@@ -410,23 +416,25 @@ class MediaRoom:
     def _cameras_ready(self) -> bool | None:
         """Has every camera in view delivered a frame not yet shown? None: no camera to follow."""
         recent = time.monotonic() - 2.0 / self.fps  # a camera that paused is not waited for
+        seated = self._seated()
         cameras = [
             (pid, up) for pid, up in self.uplinks.items()
-            if up.latest_frame is not None and up.latest_at >= recent and self._in_view(pid)
+            if up.latest_frame is not None and up.latest_at >= recent and pid in seated
         ]
         if not cameras:
             return None
         return all(up.video_frames > self._composed.get(pid, 0) for pid, up in cameras)
 
-    def _in_view(self, participant_id: str) -> bool:
-        p = self.people.get(participant_id)
-        return p is not None and publishes(p, self.hearing.state) and may(p.role, Permission.SHOW_VIDEO)
+    def _seated(self) -> set[str]:
+        """Whose cameras are in the picture: the seats the picture is composed of."""
+        return {seat.participant_id for seat in seats_of(self.people.values(), self.hearing.state)}
 
     def _fresh_arrivals(self) -> tuple[float, ...]:
         """When the camera frames about to be shown for the first time arrived; marks them shown."""
         out: list[float] = []
+        seated = self._seated()
         for pid, up in self.uplinks.items():
-            if up.latest_frame is None or not self._in_view(pid):
+            if up.latest_frame is None or pid not in seated:
                 continue
             if up.video_frames > self._composed.get(pid, 0) and up.latest_arrival is not None:
                 out.append(up.latest_arrival)
@@ -453,13 +461,11 @@ class MediaRoom:
         return p is not None and receives_hearing(p, self.hearing.state)
 
     def _scene(self, view: str, hearing_time: float) -> Scene:
-        seats: list[Seat] = []
+        seats = seats_of(self.people.values(), self.hearing.state)  # the same seats the state describes
         frames: dict[str, av.VideoFrame | None] = {}
-        for p in self.people.values():
-            if publishes(p, self.hearing.state) and may(p.role, Permission.SHOW_VIDEO):
-                seats.append(Seat(p.id, p.role.value, p.name, p.side))
-                up = self.uplinks.get(p.id)
-                frames[p.id] = up.latest_frame if up is not None else None
+        for seat in seats:
+            up = self.uplinks.get(seat.participant_id)
+            frames[seat.participant_id] = up.latest_frame if up is not None else None
         protected = [p.id for p in self._protected()] if view == SCREENED else []
         return Scene(
             seats=seats,

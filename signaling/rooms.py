@@ -15,6 +15,7 @@ from courtroom.participants import Participant
 from courtroom.postgres import DatabaseUnavailable
 from courtroom.procedure import LIVE
 
+from .hub import Hub
 from .room import MediaRoom, SpeechSink
 
 log = logging.getLogger("courtroom.rooms")
@@ -30,10 +31,15 @@ class RoomManager:
         self.on_start: list[RoomHook] = []  # the recorder attaches here
         self.on_update: list[RoomHook] = []  # after each change of the hearing
         self.on_stop: list[RoomHook] = []
+        self.hub: Hub | None = None  # told when the picture's layout changes outside a state change
         config = court.config
         self.leases = Leases(court.db.conn, config.pod_name, config.lease_seconds)
         self._renewer: asyncio.Task[None] | None = None
         court.add_listener(self._on_change)
+
+    def exhibit_shown(self, hearing_id: str) -> bool:
+        room = self.rooms.get(hearing_id)
+        return room is not None and (room.show_exhibit_area or room.exhibit is not None)
 
     async def room_for(self, hearing: Hearing, people: list[Participant]) -> MediaRoom | None:
         """The hearing's room, started on demand while the hearing is live. Raises
@@ -59,11 +65,17 @@ class RoomManager:
                 preset=config.encoder_preset,
                 hearing_time=clock.now if clock else (lambda: 0.0),
                 speech=self.speech,
+                language=config.language,
             )
             self.rooms[hearing.id] = room
+            if self.hub is not None:
+                hub = self.hub
+                room.on_speaker = lambda pid, room=room: hub.speaker(room.hearing, pid)
             room.start()
             for hook in self.on_start:
                 await hook(room)
+            if self.hub is not None and room.show_exhibit_area:
+                await self.hub.refresh(hearing.id)  # an exhibit shown again after a restart: a new layout
         return room
 
     async def _on_change(self, change: Change) -> None:

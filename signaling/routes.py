@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import api, evidence_api, public_api, transcript_api, web_routes, ws
+from . import (
+    api,
+    docket_api,
+    evidence_api,
+    identity_api,
+    public_api,
+    transcript_api,
+    web_routes,
+    ws,
+)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -20,5 +29,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws", ws.websocket)
     transcript_api.add_routes(app)
     evidence_api.add_routes(app)
+    identity_api.add_routes(app)
     public_api.add_routes(app)
+    docket_api.add_routes(app)
     web_routes.add_routes(app)

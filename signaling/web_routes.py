@@ -12,11 +12,13 @@ fragment, which browsers never send, so no page route ever sees one.
 | `/join/{hearing_id}` | a participant's page; court officers' tokens go on to the console |
 | `/console/{hearing_id}` | the judge's (clerk's, mediator's) console |
 | `/clerk` | the clerk's desk: schedule hearings, invite people, the docket |
+| `/docket` | a judge's docket: their hearings of today and the coming week (a standing link) |
 | `/static/{path}` | files under `web/` |
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -84,6 +86,7 @@ PAGES = {
     "/gallery": "gallery.html",
     "/verify": "verify.html",
     "/clerk": "clerk.html",
+    "/docket": "docket.html",
 }
 HEARING_PAGES = {
     "/join/{hearing_id}": "join.html",
@@ -123,12 +126,28 @@ async def static(request: web.Request) -> web.StreamResponse:
     return _file(path, headers)
 
 
+HTML_TAG = '<html lang="zh-CN">'
+LANG_TAGS = {"zh": "zh-CN", "en": "en"}
+
+
 def _page(filename: str) -> Handler:
+    """A page in the court's language: its <html> tag says which (`data-court-language`), and
+    the page's script takes every text from that language. Read once, then kept."""
+    cache: dict[str, str] = {}
+
     async def handler(request: web.Request) -> web.StreamResponse:
+        from .pod import POD
+
         hearing_id = request.match_info.get("hearing_id")
         if hearing_id is not None and not HEARING_ID.match(hearing_id):
             raise _not_found()
-        return _file(WEB_ROOT / filename, PAGE_HEADERS)
+        language = request.app[POD].config.language
+        text = cache.get(language)
+        if text is None:
+            raw = await asyncio.to_thread((WEB_ROOT / filename).read_text, "utf-8")
+            tag = f'<html lang="{LANG_TAGS.get(language, language)}" data-court-language="{language}">'
+            text = cache[language] = raw.replace(HTML_TAG, tag, 1)
+        return web.Response(text=text, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
 
     handler.__name__ = f"page_{filename.removesuffix('.html')}"
     return handler

@@ -109,7 +109,8 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
             session.send({"type": "pong", "t": message.get("t")})
         elif kind == "hello":
             rule = await hub.disclosure(session.participant.hearing_id)
-            session.send(hub.state_message(rule, session.participant))
+            layout = hub.layout_for(rule.hearing, list(rule.people))
+            session.send(hub.state_message(rule, session.participant, layout))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:

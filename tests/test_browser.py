@@ -153,6 +153,18 @@ async def test_hearing_in_three_browsers(web_server: Any, api_factory: Any) -> N
         await p2.locator(".tab[data-tab=tab-evidence]").click()
         await p2.wait_for_selector("#evidence .presenting-now", timeout=10000)
 
+        # The events tab lists every event the server stored, the upload included, as sentences.
+        await console.keyboard.press("3")
+        stored = await api.events(hid)
+        await console.wait_for_function(
+            "seqs => seqs.every(s => document.querySelector(`#event-list li[data-seq='${s}']`))",
+            arg=[e["seq"] for e in stored], timeout=10000,
+        )
+        lines = await console.locator("#event-list li").all_inner_texts()
+        assert any(re.fullmatch(r"\d\d:\d\d 原告 张三 提交证据：原告证据1：买卖合同", line) for line in lines), lines
+        assert any("审判长 王法官 准许 被告 李四 入庭" in line for line in lines), lines
+        assert not [line for line in lines if re.search(r"[A-Za-z]{2,}|[0-9a-f]{12}", line)], lines  # no codes, no ids
+        await console.keyboard.press("1")
         await screenshot(console, "console-in-session")
         await screenshot(p1, "party-in-session")
         await screenshot(p2, "party-phone-in-session")
@@ -267,9 +279,11 @@ async def test_captions_correction_and_public_broadcast(server_factory: Any, api
         await console.keyboard.press("a")  # admit the next one waiting
         await console.keyboard.press("s")
         await wait_state(console, "in_session")
-        await console.keyboard.press("b")  # on air
-        await console.wait_for_selector("#broadcast-button[aria-pressed=true]")
-        assert "2" in await console.inner_text("#broadcast-delay")
+        await console.keyboard.press("b")  # on air: an action, asked first
+        await console.locator("dialog.confirm .btn-danger").click()
+        await console.wait_for_selector("#on-air:not([hidden])")
+        assert "2" in await console.inner_text("#on-air")
+        assert await console.inner_text("#broadcast-button") == "停止公开直播"
         await wait_playing(party)
 
         # Captions: the plaintiff's words, labelled, on the console and on the party's page.
@@ -409,15 +423,16 @@ async def test_gallery_and_verification(web_server: Any, api_factory: Any) -> No
         assert await page.locator(f"li[data-id='{closed_door['id']}']").count() == 0
         assert await page.inner_text("h1") == "公开庭审"
         await screenshot(page, "gallery")
-        await page.click(".lang-switch")
+        # The court's language decides: no switch on the page (English is a court's setting).
+        assert await page.locator(".lang-switch").count() == 0
+        await page.evaluate("courtroomSetLanguage('en')")
         assert await page.inner_text("h1") == "Public hearings"
         assert await page.evaluate("document.documentElement.lang") == "en"
         await card.locator("a").click()
         await page.wait_for_selector(f"#case-number:has-text('{public['case_number']}')")
-        assert await page.inner_text("#replay-kind") in ("● Live", "Starting soon")  # English stays on
+        assert await page.inner_text("#replay-kind") in ("● 直播", "即将直播")  # the court's language again
         await page.goto(web_server.url + f"/gallery/{closed_door['id']}")
         await page.wait_for_selector("#replay-status[data-status=not_found]:not([hidden])")
-        await page.click(".lang-switch")  # back to Chinese
 
         await page.goto(web_server.url + "/verify")
         asked: list[str] = []

@@ -60,9 +60,9 @@ async def test_camera_denied(web_server: Any, api_factory: Any) -> None:
         assert await page.locator("#check-preview-off").is_visible()
         await screenshot(page, "failure-camera-denied")
         # English says the same.
-        await page.click(".lang-switch")
+        await page.evaluate("courtroomSetLanguage('en')")
         assert "denied" in (await message.inner_text()).lower()
-        await page.click(".lang-switch")
+        await page.evaluate("courtroomSetLanguage('zh')")
         await enter_check(page)
         await page.wait_for_selector("#lobby[data-kind=waiting]", timeout=15000)
         watch.assert_clean()
@@ -94,7 +94,7 @@ async def test_expired_forged_and_foreign_links(web_server: Any, api_factory: An
         await page.goto(base)  # no token at all (a fresh tab: nothing kept)
         await page.evaluate("sessionStorage.clear()")
         await page.reload()
-        assert "#token=" in await notice_reason(page, "no_token")
+        assert "完整链接" in await notice_reason(page, "no_token")
         watch.assert_clean()
     assert other["id"] != hid
 

@@ -106,7 +106,8 @@ def scene(**changes: object) -> Scene:
 
 
 def test_role_names_cover_the_nine_roles() -> None:
-    assert set(ROLE_NAMES) == {
+    assert set(ROLE_NAMES) == {"zh", "en"}
+    assert set(ROLE_NAMES["zh"]) == set(ROLE_NAMES["en"]) == {
         "judge",
         "clerk",
         "plaintiff",
@@ -117,11 +118,14 @@ def test_role_names_cover_the_nine_roles() -> None:
         "mediator",
         "observer",
     }
-    assert role_label("plaintiff", "张三") == "原告 Plaintiff · 张三"
-    assert role_label("judge") == "审判长 Presiding Judge"
-    assert role_label("agent", None) == "诉讼代理人 Agent"
-    assert role_label("interpreter", "") == "翻译 Interpreter"
+    # One court language: Chinese by default, English when the court speaks English.
+    assert role_label("plaintiff", "张三") == "原告 · 张三"
+    assert role_label("judge") == "审判长"
+    assert role_label("agent", None) == "诉讼代理人"
+    assert role_label("interpreter", "") == "翻译"
     assert role_label("expert", "某") == "expert · 某"
+    assert role_label("plaintiff", "张三", "en") == "Plaintiff · 张三"
+    assert role_label("judge", None, "en") == "Presiding Judge"
 
 
 def test_font_is_a_simplified_chinese_face() -> None:
@@ -140,7 +144,7 @@ def test_no_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_label_is_even_yuv_with_light_text_on_a_dark_box(cache: LabelCache) -> None:
-    label = cache.text("原告 Plaintiff · 张三", 24)
+    label = cache.text("原告 · 张三", 24)
     assert label.height == 24 and label.width % 2 == 0 and label.width > 100
     assert label.u.shape == (12, label.width // 2) and label.v.shape == label.u.shape
     assert label.y.min() < 40 and label.y.max() > 180

@@ -62,6 +62,8 @@ EXPECTED_RULES: dict[str, tuple[set[HearingState], set[Role], bool, bool]] = {
     "raise_hand": (LIVE_STATES, EVERYONE, False, True),
     "lower_hand": (LIVE_STATES, EVERYONE, False, True),
     "leave": (LIVE_STATES, EVERYONE, False, True),
+    "verify_identity": (NOT_CLOSED_STATES, COURT, True, False),
+    "recheck_identity": (LIVE_STATES, PRESIDING, True, False),
 }
 
 # The actions the outside contract (API.md) names: they must all exist.

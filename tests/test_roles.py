@@ -80,7 +80,7 @@ def test_each_role_allowed_and_refused_actions(role: Role) -> None:
     """For one role in a live hearing: the set of actions it may fire, exactly."""
     expected_allowed = {
         R.JUDGE: set(ACTIONS),
-        R.CLERK: {"open", "admit", "mute", "unmute"},
+        R.CLERK: {"open", "admit", "mute", "unmute", "verify_identity"},
         R.MEDIATOR: set(ACTIONS),  # in a mediation
     }.get(role, set())
     expected_allowed |= {a for a, r in ACTIONS.items() if r.self_only}

@@ -4,6 +4,7 @@
 import { $, el, clear, toast, copyText, wallTime } from './util.js';
 import { api } from './api.js';
 import { t, tMaybe, roleName, initI18n, onLanguage } from './i18n.js';
+import { identityFields, identityOf, clearIdentity } from './identity.js';
 
 const KEY = 'courtroom.adminKey';
 const LINKS = 'courtroom.joinLinks';
@@ -178,6 +179,8 @@ async function addParticipant(event) {
   const data = new FormData(form);
   const body = { name: String(data.get('name') || '').trim(), role: data.get('role') };
   if (body.role === 'agent') body.side = data.get('side');
+  const identity = identityOf(form); // identity.js: who should appear (ID type, last four)
+  if (identity) body.identity = identity;
   const button = form.querySelector('button[type=submit]');
   button.disabled = true;
   const reply = await api(`/api/hearings/${encodeURIComponent(h.id)}/participants`, { method: 'POST', token: desk.key, json: body });
@@ -186,6 +189,7 @@ async function addParticipant(event) {
   showError('participant-error', '');
   saveLink(reply.data.id, reply.data.join_url);
   form.querySelector('input[name=name]').value = '';
+  clearIdentity(form);
   await select(h.id);
   const input = $(`#participants tr[data-id="${reply.data.id}"] .join-link`);
   if (input) { input.focus(); input.closest('tr').classList.add('fresh'); }
@@ -199,13 +203,26 @@ async function openHearing() {
   await loadDocket();
 }
 
+// A judge's standing link to their docket (/docket): shown once, like join links.
+async function issueDocketLink(event) {
+  event.preventDefault();
+  const name = event.target.elements.name.value.trim();
+  const reply = await api('/api/docket-links', { method: 'POST', token: desk.key, json: { name } });
+  showError('docket-link-error', reply.ok ? '' : errorText(reply));
+  $('#docket-link-result').hidden = !reply.ok;
+  if (reply.ok) $('#docket-link').value = reply.data.url;
+}
+
 function boot() {
   initI18n();
+  $('#docket-link-form').addEventListener('submit', issueDocketLink);
+  $('#docket-link-copy').onclick = async () => toast(t(await copyText($('#docket-link').value) ? 'clerk.copied' : 'clerk.copy_failed'), 'ok');
   onLanguage(() => { renderDocket(); renderHearing(); });
   $('#key-form').addEventListener('submit', (e) => { e.preventDefault(); useKey($('#api-key').value.trim()); });
   $('#forget-key').onclick = forgetKey;
   $('#schedule-form').addEventListener('submit', schedule);
   $('#participant-form').addEventListener('submit', addParticipant);
+  identityFields($('#participant-form'));
   $('#participant-form select[name=role]').addEventListener('change', (e) => { $('#side-field').hidden = e.target.value !== 'agent'; });
   $('#show-all').addEventListener('change', renderDocket);
   $('#docket-refresh').onclick = loadDocket;

@@ -3,39 +3,20 @@
 // the events and, after closing, the confirmation of the record. Keyboard shortcuts for the
 // frequent actions are listed on the page.
 
-import { $, $$, el, clear, clock, showScreen, toast, confirmDialog, typingIn, wallTime } from './util.js';
+import { $, $$, el, clear, showScreen, toast, confirmDialog, typingIn, wallTime } from './util.js';
 import { api, blobUrl, hearingIdFromPath } from './api.js';
 import { t, tMaybe, roleName, initI18n, onLanguage } from './i18n.js';
 import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { IdentityDesk } from './identity.js';
 import { protectDialog } from './protect.js';
+import { eventSentence } from './events.js';
+import { Stage } from './stage.js';
 import {
-  COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
+  COURT_ROLES, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
-
-// Which buttons to offer (the server decides; this only avoids offering what it will refuse).
-const NOT_CLOSED = ['scheduled', ...LIVE];
-const COURT = ['judge', 'clerk', 'mediator'];
-const PRESIDING = ['judge', 'mediator'];
-const RULES = {
-  open: [['scheduled'], COURT],
-  start: [['open'], PRESIDING],
-  recess: [['in_session'], PRESIDING],
-  resume: [['recess'], PRESIDING],
-  close: [[...LIVE], PRESIDING],
-  admit: [[...LIVE], COURT],
-  mute: [[...LIVE], COURT],
-  unmute: [[...LIVE], COURT],
-  remove: [NOT_CLOSED, PRESIDING],
-  call_witness: [['in_session'], PRESIDING],
-  excuse_witness: [['in_session', 'recess'], PRESIDING],
-  protect: [NOT_CLOSED, PRESIDING],
-  unprotect: [NOT_CLOSED, PRESIDING],
-  broadcast_on: [[...LIVE], PRESIDING],
-  broadcast_off: [[...LIVE], PRESIDING],
-};
 
 const page = {
   hearingId: hearingIdFromPath(),
@@ -56,18 +37,20 @@ const page = {
 };
 window.courtroomPage = page; // diagnostics (tests read the session's counters)
 
+// Controls come from the server only: `actions` (no target) and `participant_actions` (per
+// participant) of the last state message, computed from courtroom/procedure.py and the roles table.
 function may(action) {
-  const h = page.hearing;
-  const me = page.me;
-  if (!h || !me) return false;
-  if (page.state && Array.isArray(page.state.actions)) return page.state.actions.includes(action);
-  const rule = RULES[action];
-  if (!rule) return false;
-  const [states, roles] = rule;
-  if (!states.includes(h.state) || !roles.includes(me.role)) return false;
-  if (me.role === 'mediator' && h.procedure !== 'mediation') return false;
-  if (action === 'broadcast_on' && (!h.public || h.procedure === 'mediation')) return false;
-  return true;
+  return !!(page.state && Array.isArray(page.state.actions) && page.state.actions.includes(action));
+}
+
+function mayOn(action, p) {
+  const all = (page.state && page.state.participant_actions) || {};
+  return Array.isArray(all[p.id]) && all[p.id].includes(action);
+}
+
+/** The participants that "admit all" admits: exactly those the server would admit now. */
+function admittable() {
+  return ((page.hearing && page.hearing.participants) || []).filter((p) => mayOn('admit', p));
 }
 
 // --- notices and banner -------------------------------------------------------------------------
@@ -181,13 +164,19 @@ async function enter() {
   session.addEventListener('mediastate', (e) => { document.body.dataset.media = e.detail.state; renderStage(); });
   session.addEventListener('transcript', (e) => page.transcript.apply(segmentOf(e.detail)));
   session.addEventListener('transcript_history', (e) => page.transcript.load(segmentsOf(e.detail)));
-  session.addEventListener('evidence', (e) => page.evidence.update(e.detail));
+  session.addEventListener('evidence', (e) => { page.evidence.update(e.detail); renderEvents(); });
   session.addEventListener('exhibit', (e) => page.evidence.showing(e.detail.presenting));
   session.addEventListener('notice', (e) => toast(tMaybe(`notice_code.${e.detail.code}`) || e.detail.message, e.detail.code === 'asr_recovered' ? 'ok' : 'error', 8000));
   session.addEventListener('event', (e) => addEvent(e.detail.event));
+  session.addEventListener('speaker', (e) => page.stage && page.stage.speaker(e.detail.participant));
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
   setupUi();
+  page.identity = new IdentityDesk({
+    hearingId: page.hearingId, token: page.token, session, may: (action, id) => mayOn(action, { id }),
+    people: () => (page.hearing ? page.hearing.participants : []),
+    onChange: () => { if (page.state) renderPeople(); },
+  });
   showScreen('screen-console');
   session.start();
   loadEvents();
@@ -199,6 +188,13 @@ function setupUi() {
   const self = $('#self-video');
   if (page.devices.stream) { self.srcObject = page.devices.stream; self.play().catch(() => {}); }
   page.transcript = new TranscriptView($('#transcript-list'), { captions: $('#captions'), onEdit: correct });
+  page.stage = new Stage({
+    stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
+  });
+  page.stage.onZoom = renderZoomTools;
+  $('#zoom-exhibit').onclick = () => { page.stage.following = false; page.stage.zoomExhibit(); };
+  $('#zoom-out').onclick = () => { page.stage.following = false; page.stage.zoomTo(null); };
+  $('#zoom-speaker').onclick = () => page.stage.follow(!page.stage.following);
   const presenter = page.me && ['judge', 'mediator'].includes(page.me.role);
   page.evidence = new EvidencePanel($('#evidence'), { hearingId: page.hearingId, token: page.token, canUpload: true, canPresent: presenter });
   for (const tab of $$('.tab')) tab.addEventListener('click', () => selectTab(tab.dataset.tab));
@@ -227,6 +223,9 @@ function selectTab(id) {
 // --- state --------------------------------------------------------------------------------------
 
 function onStatus(status) {
+  const was = page.lastStatus;
+  page.lastStatus = status;
+  if (status === 'connected' && was && was !== 'connected') loadEvents(); // pushes missed while away
   banner(status);
   if (status === 'replaced') notice('replaced', { action: 'notice.replaced.action', onAction: () => { showScreen('screen-console'); page.session.takeOver(); } });
   else if (status === 'removed') notice('removed');
@@ -251,6 +250,8 @@ function onState(message) {
   renderPeople();
   renderStage();
   renderControls();
+  if (page.stage) page.stage.update(message.layout, message.hearing.participants);
+  renderZoomTools();
   if (message.hearing.state === 'closed' && before !== 'closed') {
     selectTab('tab-record');
     // Nothing is live any more: the camera and microphone go off.
@@ -263,23 +264,19 @@ function onState(message) {
 function renderProcedure() {
   for (const button of $$('.proc')) {
     const action = button.dataset.action;
-    const allowed = may(action);
-    button.disabled = !allowed;
-    // start and resume share a key and a place: show the one that applies.
-    if (action === 'resume') button.hidden = page.hearing.state !== 'recess';
-    if (action === 'start') button.hidden = page.hearing.state === 'recess';
+    button.hidden = !may(action); // only what the procedure allows now
   }
+  // Broadcast: the button names the action it fires; the on-air badge says what is happening.
   const b = $('#broadcast-button');
   const h = page.hearing;
-  const broadcastable = h.public && h.procedure !== 'mediation';
-  b.hidden = !broadcastable;
-  b.setAttribute('aria-pressed', String(!!h.broadcast));
+  const next = h.broadcast ? 'broadcast_off' : 'broadcast_on';
+  b.hidden = !may(next);
+  b.dataset.action = next;
   b.classList.toggle('on', !!h.broadcast);
-  b.querySelector('.lbl').textContent = t(h.broadcast ? 'broadcast.on' : 'broadcast.off');
-  b.disabled = !(h.broadcast ? may('broadcast_off') : may('broadcast_on'));
-  const delay = $('#broadcast-delay');
-  delay.hidden = !broadcastable;
-  delay.textContent = t('broadcast.delay', { seconds: Math.round(h.broadcast_delay || 0) });
+  b.querySelector('.lbl').textContent = t(h.broadcast ? 'broadcast.stop' : 'broadcast.start');
+  const air = $('#on-air');
+  air.hidden = !h.broadcast;
+  air.textContent = t('broadcast.on_air', { seconds: Math.round(h.broadcast_delay || 0) });
 }
 
 function actionButton(label, action, p, kind = '') {
@@ -287,10 +284,15 @@ function actionButton(label, action, p, kind = '') {
     type: 'button',
     class: `btn btn-small ${kind}`,
     dataset: { action, participant: p.id },
-    disabled: !may(action),
     onclick: () => act(action, p),
   }, t(label));
 }
+
+// The order and look of the controls on a participant; which ones appear is the server's answer.
+const PERSON_CONTROLS = [
+  ['admit', 'btn-primary'], ['call_witness', 'btn-primary'], ['excuse_witness', ''], ['mute', ''], ['unmute', ''],
+  ['protect', ''], ['unprotect', ''], ['remove', 'btn-danger'],
+];
 
 function renderPeople() {
   const list = $('#console-people');
@@ -298,29 +300,33 @@ function renderPeople() {
   const people = (page.hearing.participants || []).filter((p) => p.state !== 'removed');
   const order = { waiting: 0, invited: 2, admitted: 1, left: 3 };
   people.sort((a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9));
-  let waiting = 0;
   for (const p of people) {
     const self = p.id === page.me.id;
     const actions = [];
-    if (!self) {
-      if (['waiting', 'invited', 'left'].includes(p.state) && p.role !== 'witness') actions.push(actionButton('action.admit', 'admit', p, 'btn-primary'));
-      if (p.role === 'witness') {
-        if (p.witness_state === 'testifying') actions.push(actionButton('action.excuse_witness', 'excuse_witness', p));
-        else actions.push(actionButton(p.witness_state === 'excused' ? 'action.recall_witness' : 'action.call_witness', 'call_witness', p, 'btn-primary'));
-      }
-      if (p.state === 'admitted' || p.state === 'waiting') actions.push(p.muted ? actionButton('action.unmute', 'unmute', p) : actionButton('action.mute', 'mute', p));
-      actions.push(p.protected ? actionButton('action.unprotect', 'unprotect', p) : actionButton('action.protect', 'protect', p));
-      actions.push(actionButton('action.remove', 'remove', p, 'btn-danger'));
+    for (const [action, kind] of PERSON_CONTROLS) {
+      if (!mayOn(action, p)) continue;
+      const label = action === 'call_witness' && p.witness_state === 'excused' ? 'action.recall_witness' : `action.${action}`;
+      actions.push(actionButton(label, action, p, kind));
     }
-    if (p.state === 'waiting') waiting += 1;
     list.append(el('li', { class: `person state-${p.state}${self ? ' me' : ''}${p.hand_raised ? ' hand' : ''}`, dataset: { id: p.id, state: p.state } },
       el('div', { class: 'person-head' }, participantLabel(p), self ? el('span', { class: 'muted small' }, ` (${t('people.you')})`) : null),
       el('div', { class: 'badges' }, participantBadges(p)),
       actions.length ? el('div', { class: 'person-actions' }, actions) : null));
   }
+  if (page.identity) page.identity.decorate(list); // identity.js: pictures, check and verdict
+  const n = admittable().length;
   const all = $('#admit-all');
-  all.disabled = !waiting || !may('admit');
-  all.textContent = waiting ? t('console.admit_all_n', { n: waiting }) : t('console.admit_all');
+  all.hidden = !n;
+  all.dataset.count = String(n);
+  all.textContent = t('console.admit_all_n', { n });
+}
+
+function renderZoomTools() {
+  const s = page.stage;
+  const layout = s && s.layout;
+  $('#zoom-exhibit').hidden = !(layout && layout.exhibit) || !!s.zoomed;
+  $('#zoom-out').hidden = !(s && s.zoomed);
+  $('#zoom-speaker').setAttribute('aria-pressed', String(!!(s && s.following)));
 }
 
 function renderStage() {
@@ -373,6 +379,7 @@ async function procedure(action) {
 }
 
 async function act(action, p) {
+  if (!mayOn(action, p)) return;
   if (action === 'protect') {
     const screened = await protectDialog(p, page.hearing.participants);
     if (screened === null) return;
@@ -387,20 +394,21 @@ async function act(action, p) {
 }
 
 function admitAll() {
-  for (const p of page.hearing.participants || []) {
-    if (p.state === 'waiting' && p.role !== 'witness') page.session.action('admit', p.id);
-  }
+  for (const p of admittable()) page.session.action('admit', p.id);
 }
 
 function admitNext() {
-  const next = (page.hearing.participants || []).find((p) => p.state === 'waiting' && p.role !== 'witness');
-  if (next && may('admit')) page.session.action('admit', next.id);
+  const next = admittable()[0];
+  if (next) page.session.action('admit', next.id);
 }
 
-function toggleBroadcast() {
-  const on = !!page.hearing.broadcast;
-  const action = on ? 'broadcast_off' : 'broadcast_on';
-  if (may(action)) page.session.action(action);
+async function toggleBroadcast() {
+  const action = page.hearing.broadcast ? 'broadcast_off' : 'broadcast_on';
+  if (!may(action)) return;
+  const seconds = Math.round(page.hearing.broadcast_delay || 0);
+  const ok = await confirmDialog(t(`broadcast.confirm_${action === 'broadcast_on' ? 'start' : 'stop'}`, { seconds }),
+    t(action === 'broadcast_on' ? 'broadcast.start' : 'broadcast.stop'), t('common.cancel'));
+  if (ok && may(action)) page.session.action(action);
 }
 
 function toggleMic() {
@@ -468,27 +476,14 @@ function addEvent(event) {
   renderEvents();
 }
 
-function nameOf(id) {
-  if (!id) return '';
-  if (id === 'clerk') return t('role.clerk');
-  if (id === 'system') return t('event.system');
-  const p = ((page.hearing && page.hearing.participants) || []).find((q) => q.id === id);
-  return p ? `${roleName(p.role, p.side)} ${p.name}` : id;
-}
-
 function renderEvents() {
   const list = $('#event-list');
   const stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 24;
   clear(list);
+  const people = (page.hearing && page.hearing.participants) || [];
+  const exhibits = (page.evidence && page.evidence.exhibits) || [];
   for (const e of page.events.slice(-300)) {
-    const kind = tMaybe(`event.${e.kind}`) || e.kind;
-    const who = nameOf(e.actor);
-    const whom = e.subject && e.subject !== e.actor ? nameOf(e.subject) : '';
-    list.append(el('li', { dataset: { kind: e.kind } },
-      el('span', { class: 'seg-time mono' }, clock(e.hearing_time)),
-      el('span', {}, kind),
-      who ? el('span', { class: 'muted' }, ` · ${who}`) : null,
-      whom ? el('span', {}, ` → ${whom}`) : null));
+    list.append(el('li', { class: 'event', dataset: { kind: e.kind, seq: e.seq } }, eventSentence(e, people, exhibits)));
   }
   if (stick) list.scrollTop = list.scrollHeight;
 }
@@ -514,7 +509,7 @@ function renderRecord() {
   const status = r.complete ? (objected ? 'complete_objections' : 'complete') : r.sealed ? 'partial' : 'pending';
   box.dataset.status = status;
   box.append(el('p', { class: 'lead', dataset: { status } }, t(`record.status.${status}`)));
-  if (r.sha256) box.append(el('p', { class: 'mono small muted break', title: t('record.sha_hint') }, `SHA-256 ${r.sha256}`));
+  if (r.sha256) box.append(el('p', { class: 'mono small muted break', title: t('record.sha_hint') }, t('record.digest', { sha: r.sha256 })));
   const list = el('ul', { class: 'people' });
   for (const c of confirmations) {
     const ok = c.decision === 'confirm';
@@ -545,6 +540,7 @@ function rerender() {
   if (document.body.dataset.screen === 'screen-check') { greet(); page.devices && page.devices._render(); }
   if (document.body.dataset.screen === 'screen-notice' && page.notice) notice(page.notice.reason, page.notice);
   if (page.state) { renderProcedure(); renderPeople(); renderStage(); renderControls(); }
+  if (page.stage) page.stage.render();
   if (page.transcript) page.transcript.rerender();
   if (page.evidence) page.evidence.rerender();
   renderEvents();

@@ -158,6 +158,9 @@ export class EvidencePanel {
       if (exhibit && exhibit.id && !this.exhibits.some((x) => x.id === exhibit.id)) this.exhibits.push(exhibit);
       this.form.reset();
       this._say(t('evidence.uploaded', { label: (exhibit && exhibit.label) || file.name }), 'info');
+      // A passing confirmation, not a state: it must not still say "filed" after a recess.
+      clearTimeout(this._sayTimer);
+      this._sayTimer = setTimeout(() => this._say(''), 6000);
       this.render();
     } else if (reply.status === 404 || reply.status === 405) {
       this.available = false;

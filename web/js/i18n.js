@@ -1,22 +1,17 @@
-// UI language: Chinese first, English as a switch. Every text of the UI lives in
-// /static/i18n/zh.js and /static/i18n/en.js; pages mark text with data-i18n attributes
-// and scripts call t(key, {vars}).
+// UI language: the court's, one for every page. The server writes it into the page's <html
+// data-court-language> (Config.language: Chinese by default, English available). Every text of
+// the UI lives in /static/i18n/zh.js and /static/i18n/en.js; pages mark text with data-i18n
+// attributes and scripts call t(key, {vars}).
 
 import zh from '../i18n/zh.js';
 import en from '../i18n/en.js';
 
 const DICTS = { zh, en };
-const STORAGE_KEY = 'courtroom.lang';
 const listeners = new Set();
 
 function initialLanguage() {
-  try {
-    const saved = localStorage.getItem(STORAGE_KEY);
-    if (saved && DICTS[saved]) return saved;
-  } catch { /* storage may be blocked */ }
-  const param = new URLSearchParams(location.search).get('lang');
-  if (param && DICTS[param]) return param;
-  return 'zh';
+  const court = document.documentElement.dataset.courtLanguage;
+  return court && DICTS[court] ? court : 'zh';
 }
 
 let lang = initialLanguage();
@@ -58,7 +53,6 @@ export function applyI18n(root = document) {
 export function setLanguage(next) {
   if (!DICTS[next] || next === lang) return;
   lang = next;
-  try { localStorage.setItem(STORAGE_KEY, lang); } catch { /* ignore */ }
   applyI18n();
   for (const fn of listeners) fn(lang);
 }
@@ -68,16 +62,10 @@ export function onLanguage(fn) {
   listeners.add(fn);
 }
 
-/** Wire every .lang-switch button on the page and translate it. */
+/** Translate the page into the court's language. */
 export function initI18n() {
   applyI18n();
-  for (const button of document.querySelectorAll('.lang-switch')) {
-    const update = () => {
-      button.textContent = lang === 'zh' ? 'English' : '中文';
-      button.setAttribute('aria-label', lang === 'zh' ? 'Switch to English' : '切换到中文');
-    };
-    update();
-    button.addEventListener('click', () => setLanguage(lang === 'zh' ? 'en' : 'zh'));
-    onLanguage(update);
-  }
 }
+
+// Tests and screenshots look at a page in the other language without a second server.
+window.courtroomSetLanguage = setLanguage;

@@ -7,6 +7,8 @@ import { HearingSession, checkToken } from './session.js';
 import { DeviceCheck } from './devices.js';
 import { TranscriptView, segmentsOf, segmentOf } from './transcript.js';
 import { EvidencePanel } from './evidence.js';
+import { partyIdentity } from './identity.js';
+import { Stage } from './stage.js';
 import {
   COURT_ROLES, LIVE, readToken, tokenHint, HearingHeader, renderPeople, playWithSound, transcriptUrl,
 } from './boot.js';
@@ -159,6 +161,9 @@ async function swapTracks(stream) {
 async function enter() {
   $('#enter-button').disabled = true;
   if (page.devices) await page.devices.pending; // the camera may still be opening
+  // Identity check-in (identity.js): after the device check, before the waiting room.
+  page.identity = partyIdentity(page, { back: () => { if (page.state) decideScreen(); } });
+  await page.identity.before();
   const session = new HearingSession({
     hearingId: page.hearingId,
     token: page.token,
@@ -166,6 +171,7 @@ async function enter() {
     publish: publishes(),
   });
   page.session = session;
+  page.identity.watch(session);
   session.addEventListener('status', (e) => onStatus(e.detail.status));
   session.addEventListener('state', (e) => onState(e.detail));
   session.addEventListener('remotestream', (e) => onRemote(e.detail.stream));
@@ -190,6 +196,11 @@ function setupHearingUi() {
     $('#self-off').hidden = false;
   }
   page.transcript = new TranscriptView($('#transcript-list'), { captions: $('#captions') });
+  page.stage = new Stage({
+    stage: $('#stage'), zoom: $('#zoom'), video: $('#stage-video'), labels: $('#seat-labels'), captions: $('#captions'), foot: $('#stage-foot'),
+  });
+  page.stage.onZoom = (z) => { $('#zoom-out').hidden = !z; };
+  $('#zoom-out').onclick = () => page.stage.zoomTo(null);
   page.evidence = new EvidencePanel($('#evidence'), {
     hearingId: page.hearingId,
     token: page.token,
@@ -249,9 +260,12 @@ function onState(message) {
   renderPeople($('#people-list'), message.hearing.participants || [], message.you.id);
   renderControls();
   decideScreen();
+  if (page.stage) page.stage.update(message.layout, message.hearing.participants);
+  $('#zoom-out').hidden = !(page.stage && page.stage.zoomed);
 }
 
 function decideScreen() {
+  if (page.identity && page.identity.active) return; // the check-in screen stays until sent
   const { hearing, you, receives_media: receives } = page.state;
   const witness = you.role === 'witness';
   if (hearing.state === 'closed') {
@@ -292,8 +306,10 @@ function leftNotice() {
 }
 
 function hearingScreen() {
+  if (page.identity && page.identity.active) return; // media events wait while a re-check is on screen
   const first = document.body.dataset.screen !== 'screen-hearing';
   showScreen('screen-hearing');
+  if (first && page.stage) page.stage.render(); // sizes are known only once it shows
   const overlay = $('#stage-overlay');
   const state = page.hearing.state;
   const session = page.session;

@@ -123,6 +123,10 @@ function setupPlayer() {
       li.classList.toggle('playing', c && video.currentTime >= c.start && video.currentTime < c.end);
     }
   });
+  // Captions in the same place as on the participants' pages: below the picture, never over
+  // the exhibit (the browser's own rendering over the video is switched off).
+  video.textTracks.addEventListener('addtrack', (e) => showCaptions(e.track));
+  for (const track of video.textTracks) showCaptions(track);
   // Live: the in-band captions become transcript lines as they arrive.
   if (live) {
     video.textTracks.addEventListener('addtrack', (e) => watchTrack(e.track));
@@ -147,9 +151,27 @@ function setupPlayer() {
   video.addEventListener('playing', () => { if (live) message.hidden = true; });
 }
 
+function showCaptions(track) {
+  if (!['captions', 'subtitles'].includes(track.kind) || track.dataset_shown) return;
+  track.dataset_shown = true;
+  track.mode = 'hidden'; // cues still arrive; the page draws them
+  const box = $('#captions');
+  const render = () => {
+    clear(box);
+    const cues = Array.from(track.activeCues || []).slice(-2);
+    for (const cue of cues) {
+      const voice = /<v(?:\.[^ >]*)? ([^>]+)>/.exec(cue.text);
+      const text = cue.text.replace(/<[^>]+>/g, '').trim();
+      box.append(el('div', { class: 'caption-line' }, voice ? el('span', { class: 'caption-speaker' }, `${voice[1]}：`) : null, text));
+    }
+    box.hidden = cues.length === 0;
+  };
+  track.addEventListener('cuechange', render);
+}
+
 function watchTrack(track) {
   if (!['captions', 'subtitles'].includes(track.kind)) return;
-  if (track.mode === 'disabled') track.mode = 'showing';
+  if (track.mode === 'disabled') track.mode = 'hidden';
   track.addEventListener('cuechange', () => {
     for (const cue of Array.from(track.activeCues || [])) {
       const [speaker, ...rest] = cue.text.replace(/<[^>]+>/g, '').split(/[:：]/);
@@ -206,7 +228,7 @@ function search(query) {
   view.query = query;
   if (!view.transcript) return;
   const n = view.transcript.search(query);
-  $('#search-count').textContent = query.trim() ? t('replay.matches', { n }) : '';
+  $('#search-count').textContent = query.trim() ? t(n === 1 ? 'replay.match_one' : 'replay.matches', { n }) : '';
 }
 
 function boot() {

@@ -72,15 +72,15 @@ function show(result) {
   box.dataset.verdict = verdict;
   box.className = `card result result-${verdict}`;
   box.append(el('h2', {}, t(`verify.verdict.${verdict}`)));
-  if (state.hash) box.append(el('p', { class: 'mono small break' }, `SHA-256 ${state.hash}`));
+  if (state.hash) box.append(el('p', { class: 'mono small break' }, t('verify.digest', { sha: state.hash })));
   if (state.file) box.append(el('p', { class: 'muted small' }, `${state.file.name} · ${bytes(state.file.size)}`));
   if (result.kind === 'error' && result.message) box.append(el('p', {}, result.message));
   if (result.kind === 'not_found' && result.data && result.data.message) box.append(el('p', { class: 'muted small' }, result.data.message));
   for (const d of deposits) {
     const rows = [
       [t('verify.case_number'), d.case_number],
-      [t('verify.hearing'), d.hearing_id],
-      [t('verify.what'), [tMaybe(`verify.kind.${d.kind}`) || d.kind, d.name].filter(Boolean).join(' · ')],
+      // What it is, in words: the kind, and an exhibit's numbered label (never a file or hearing id).
+      [t('verify.what'), [tMaybe(`verify.kind.${d.kind}`) || t('verify.kind.other'), d.kind === 'exhibit' ? d.name : ''].filter(Boolean).join(' · ')],
       [t('verify.when'), d.wall_time ? wallTime(d.wall_time, true) : ''],
       [t('verify.ledger_seq'), d.seq],
     ].filter(([, v]) => v !== undefined && v !== null && v !== '');

@@ -1,0 +1,86 @@
+"""A judge's docket: the hearings a judge sits in today and in the coming week, and the judge's
+standing link to it, issued by the clerk.
+
+A judge is a participant of each hearing (role `judge`), known across hearings by name. The
+standing link carries a signed token (the join tokens' signer) whose role is `docket` and
+whose subject is the judge's name: it opens no hearing by itself (no participant has that id),
+only the list, and each listed hearing opens the console with that hearing's own judge token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .auth import AuthError, TokenSigner
+from .hearing import Hearing
+from .participants import Participant, ParticipantState
+from .procedure import LIVE, HearingState
+from .roles import Role
+
+DOCKET_ROLE = "docket"
+DOCKET_SCOPE = "-"  # in the token's hearing field: no hearing
+DAYS_AHEAD = 7
+
+
+@dataclass(frozen=True)
+class DocketEntry:
+    hearing: Hearing
+    judge: Participant
+
+
+def issue_link_token(signer: TokenSigner, judge_name: str) -> str:
+    return signer.issue(DOCKET_SCOPE, judge_name, DOCKET_ROLE, "")
+
+
+def judge_of_token(signer: TokenSigner, token: str) -> str:
+    """The judge's name a standing link was issued for (AuthError if it is not one)."""
+    claims = signer.verify(token)
+    if claims.role != DOCKET_ROLE or claims.hearing_id != DOCKET_SCOPE or not claims.participant_id:
+        raise AuthError("bad_token", "this is not a judge's docket link")
+    return claims.participant_id
+
+
+def window(now: float | None = None) -> tuple[float, float]:
+    """From the start of today (the pod's local time) to the end of the seventh day after it."""
+    start = datetime.fromtimestamp(time.time() if now is None else now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start.timestamp(), (start + timedelta(days=DAYS_AHEAD + 1)).timestamp()
+
+
+def on_docket(hearing: Hearing, now: float | None = None) -> bool:
+    """Live now, or scheduled today or in the coming week (unscheduled open business too)."""
+    if hearing.state in LIVE:
+        return True
+    start, end = window(now)
+    if hearing.scheduled_at is None:
+        return hearing.state is HearingState.SCHEDULED
+    return start <= hearing.scheduled_at < end
+
+
+def docket(name: str, hearings: list[tuple[Hearing, list[Participant]]], now: float | None = None) -> list[DocketEntry]:
+    out = []
+    for hearing, people in hearings:
+        judge = next(
+            (p for p in people if p.role is Role.JUDGE and p.name == name and p.state is not ParticipantState.REMOVED),
+            None,
+        )
+        if judge is not None and on_docket(hearing, now):
+            out.append(DocketEntry(hearing, judge))
+    out.sort(key=lambda e: (e.hearing.scheduled_at is None, e.hearing.scheduled_at or 0.0, e.hearing.created_at))
+    return out
+
+
+def entry_dict(entry: DocketEntry, console_url: str) -> dict[str, Any]:
+    h = entry.hearing
+    return {
+        "id": h.id,
+        "case_number": h.case_number,
+        "title": h.title,
+        "court": h.court,
+        "procedure": h.procedure.value,
+        "state": h.state.value,
+        "scheduled_at": h.scheduled_at,
+        "console_url": console_url,
+    }

@@ -1,0 +1,70 @@
+"""A judge's docket: the clerk issues a standing link; it lists the judge's hearings of today
+and the coming week, each with the console link; it opens nothing else."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from courtroom.docket import docket, on_docket, window
+from courtroom.hearing import Hearing
+from courtroom.participants import Participant
+from courtroom.procedure import HearingState, ProcedureKind
+from courtroom.roles import Role
+
+
+def _hearing(hid: str, scheduled_at: float | None, state: HearingState = HearingState.SCHEDULED) -> Hearing:
+    return Hearing(hid, f"(2026)京0491民初{hid}号", "", ProcedureKind.SIMPLE, False, state=state, scheduled_at=scheduled_at)
+
+
+def test_today_and_the_coming_week() -> None:
+    now = time.time()
+    start, end = window(now)
+    assert start <= now < end and round((end - start) / 86400) == 8
+    assert on_docket(_hearing("1", now + 3600))
+    assert on_docket(_hearing("2", start + 7.5 * 86400))
+    assert not on_docket(_hearing("3", start + 8.5 * 86400)), "beyond the coming week"
+    assert not on_docket(_hearing("4", start - 3600)), "yesterday"
+    assert on_docket(_hearing("5", start - 86400, HearingState.IN_SESSION)), "live now, whenever scheduled"
+    assert not on_docket(_hearing("6", None, HearingState.CLOSED))
+    judge = Participant("j", "1", "王建国", Role.JUDGE)
+    other = Participant("k", "1", "李明", Role.JUDGE)
+    listed = docket("王建国", [(_hearing("1", now + 7200), [judge]), (_hearing("7", now + 60), [other])])
+    assert [e.hearing.id for e in listed] == ["1"]
+
+
+async def test_standing_link_over_http(api: Any) -> None:
+    soon = time.time() + 3600
+    mine, (judge, party) = await api.hearing_with(("judge", "王建国"), ("plaintiff", "张三"), scheduled_at=soon)
+    later, _ = await api.hearing_with(("judge", "王建国"), scheduled_at=soon + 3 * 86400)
+    far, _ = await api.hearing_with(("judge", "王建国"), scheduled_at=soon + 30 * 86400)
+    others, _ = await api.hearing_with(("judge", "李明"), scheduled_at=soon)
+
+    # Only the clerk issues one; a bad body is a 400.
+    denied = await api.request("POST", "/api/docket-links", judge["token"], json={"name": "王建国"})
+    assert denied.status == 403, denied.text
+    bad = await api.request("POST", "/api/docket-links", api.admin_key, json={"name": ""})
+    assert (bad.status, bad.json["error"]) == (400, "invalid_field")
+    issued = await api.request("POST", "/api/docket-links", api.admin_key, json={"name": "王建国"})
+    assert issued.status == 201, issued.text
+    assert issued.json["url"].startswith(f"{api.url}/docket#token=")
+    token = issued.json["url"].split("#token=", 1)[1]
+
+    got = await api.request("GET", "/api/docket", token)
+    assert got.status == 200, got.text
+    assert got.json["judge"] == "王建国"
+    assert [h["id"] for h in got.json["hearings"]] == [mine["id"], later["id"]]
+    first = got.json["hearings"][0]
+    assert first["console_url"].startswith(f"{api.url}/console/{mine['id']}#token=")
+    console_token = first["console_url"].split("#token=", 1)[1]
+    assert (await api.get_hearing(mine["id"], console_token)).status == 200, "the link opens the console"
+
+    # The standing link opens no hearing by itself; join tokens and nonsense are not docket links.
+    assert (await api.get_hearing(mine["id"], token)).status == 401
+    for wrong in (judge["token"], "garbage"):
+        r = await api.request("GET", "/api/docket", wrong)
+        assert (r.status, r.json["error"]) == (401, "bad_token"), r.text
+    assert (await api.request("GET", "/api/docket", None)).status == 401
+    page = await api.request("GET", "/docket", None)
+    assert page.status == 200 and 'data-court-language="zh"' in page.text
+    assert others["id"] not in str(got.json) and far["id"] not in str(got.json)
