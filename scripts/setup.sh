@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx)
+DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx libopus0)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
