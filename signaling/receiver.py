@@ -260,8 +260,10 @@ class PlayoutTrack(MediaStreamTrack):
         delay = self._next - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        elif delay < -1.0:
-            self._next = loop.time()  # after a long stall: skip ahead; a shorter one is caught up
+        else:
+            await asyncio.sleep(0)  # catching up: let the packets and the other tracks in between frames
+            if delay < -1.0:
+                self._next = loop.time()  # after a long stall: skip ahead; a shorter one is caught up
         if self._ended or self.readyState != "live":
             raise MediaStreamError
         pulled = self.path.pull(catching_up=delay < -period / 2)
