@@ -311,6 +311,25 @@ async def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def memory_bench(args: argparse.Namespace) -> int:
+    from .bench_court import memory_run, rss_mb
+
+    name = args.engine or "vosk"
+    language = args.language or ("ko" if name == "vosk" else "zh")
+    folder = Path(tempfile.mkdtemp(prefix="asr-bench-"))
+    texts, voice = (KOREAN, "ko") if name == "vosk" else (MANDARIN, "cmn-latn-pinyin")
+    utterances = [espeak(t, voice, folder, f"{voice}-{i}") for i, t in enumerate(texts)]
+    before = rss_mb()
+    engine = load(name, args.model, language)
+    print(f"== memory: {name} ({language}), {args.memory:g} min of speech, recycle after "
+          f"{args.recycle:g} s; RSS before load {before:.0f} MB, after {rss_mb():.0f} MB")
+    t0 = time.perf_counter()
+    marks = memory_run(engine, utterances, args.memory, args.recycle)
+    print(f"RSS each minute of speech (MB): {' '.join(f'{m:.0f}' for m in marks)}  "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asr.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=["vosk", "whisper"], help="default: both")
@@ -325,7 +344,22 @@ def main(argv: list[str] | None = None) -> int:
         help="niceness of the recognition threads (default 0: measure the engine, not the "
         "other load on the machine; the server uses 10)",
     )
+    parser.add_argument("--court", metavar="LANG",
+                        help="the court run: the language's default engines, live + record (asr.bench_court)")
+    parser.add_argument("--cycles", type=int, default=3, help="court run: times the clips are said")
+    parser.add_argument("--gap", type=float, default=2.0, help="court run: seconds between turns")
+    parser.add_argument("--live-only", action="store_true", help="court run: without the record engine")
+    parser.add_argument("--memory", type=float, metavar="MINUTES",
+                        help="memory run: MINUTES of speech into one recognizer (--engine, --recycle)")
+    parser.add_argument("--recycle", type=float, default=300.0,
+                        help="memory run: renew the recognizer after this much audio (0: never)")
     args = parser.parse_args(argv)
+    if args.court:
+        from .bench_court import court_run
+
+        return asyncio.run(court_run(args.court, args.cycles, args.gap, args.live_only)) or 0
+    if args.memory:
+        return memory_bench(args)
     global NICE
     NICE = args.nice
     if args.model and not args.engine:

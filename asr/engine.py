@@ -89,8 +89,10 @@ class RecognitionResult:
 class RecognizerStream(ABC):
     """One speaker's recognizer.  Times are seconds since the stream's first sample."""
 
-    #: emits partial hypotheses while someone speaks (Vosk) or only finals (Whisper)
+    #: emits partial hypotheses while someone speaks
     has_partials: bool = False
+    #: seconds between partials at most often (None: the Transcriber's setting)
+    partial_interval: float | None = None
 
     def __init__(self) -> None:
         self.samples = 0  # 16 kHz samples accepted so far

@@ -9,6 +9,17 @@ turn, so one talkative speaker cannot starve the others), resamples to 16 kHz, f
 speaker's own recognizer, and posts results back with ``loop.call_soon_threadsafe``.
 A speaker is handled by one worker at a time, so results stay in order.
 
+Turns and the record.  A speaker's *turn* runs from the gate opening until the gate has
+stayed closed for ``turn_gap`` seconds (or a reset, a cut, the speaker leaving).  Every result
+carries its turn number.  With a :class:`~asr.record_pass.RecordReader`, the worker keeps the
+turn's 16 kHz audio (at most ``max_turn_seconds``) and hands the whole turn to it when the turn
+ends; its reading comes back as a final with ``source="record"`` and the same turn number, to
+replace that turn's live finals in the record.  A turn the reader has no room for comes back
+as ``source="deferred"`` (the live text stays) and is read when the speaker's stream closes.
+
+Memory.  A recognizer that has heard ``recycle_seconds`` of audio is replaced by a new one at
+the next pause (Vosk's recognizers grow with the audio they have decoded).
+
 Back-pressure.  A backlog holds at most ``max_backlog`` seconds of gated audio.  When it is
 full the oldest audio is dropped, the open utterance is cut there, the speaker is flagged
 overloaded and ``on_overload`` is called; the flag clears (and ``on_overload`` is called
@@ -42,6 +53,7 @@ from .engine import (
     set_thread_nice,
 )
 from .gate import GateConfig, VoiceGate
+from .record_pass import RecordReader, TurnJob
 from .resample import IN_RATE, Resampler
 
 __all__ = [
@@ -58,6 +70,7 @@ log = logging.getLogger(__name__)
 
 _END = object()  # utterance boundary in a backlog
 _CLOSE = object()  # the speaker left: flush, free the recognizer
+_TURN = object()  # the speaker's turn ended (a long enough pause)
 ONSET_SNAP = 1.0  # a final whose first word starts this soon after the voice onset starts there
 
 
@@ -80,6 +93,10 @@ class SpeakerResult:
     end: float
     words: list[Word] = field(default_factory=list)
     language: str | None = None
+    turn: int = 0  # the speaker's turn it belongs to (numbered from 0 per stream)
+    #: live (captions, partial or final) | record (the record engine's reading of the whole
+    #: turn: replaces the turn's live finals) | deferred (no reading now: read after the hearing)
+    source: str = "live"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +172,26 @@ class SpeakerStream:
         self._onset: float | None = None  # voice onset of the utterance not yet finalised
         self._times = TimeMap(SAMPLE_RATE)
         self._last_partial = 0.0
+        self._partial_cost = 0.0  # seconds the last partial took
         self._partial_text = ""
         self._audio_samples = 0
         self._busy = 0.0
         self._finished = False
+        self.recycled = 0  # recognizers renewed (bounded memory)
+        # the turn (worker side)
+        self._turn_no = 0
+        self._turn_pieces: list[np.ndarray] = []
+        self._turn_samples = 0
+        self._turn_utt_start = 0
+        self._turn_times = TimeMap(SAMPLE_RATE)
+        self._turn_finals = 0
+        self._turn_full = False
+        self._deferred: deque[TurnJob] = deque()
+        self._deferred_samples = 0
+        # the turn (loop side): hearing time the gate closed, while the turn may go on
+        self._quiet_since: float | None = None
+        #: the hearing's words for the record engine's prompt (set on the loop, read by workers)
+        self.vocabulary: str | None = None
 
     # ---- event loop side -------------------------------------------------------------
 
@@ -168,15 +201,30 @@ class SpeakerStream:
         if self._closing:
             return
         events = self._gate.process(np.array(chunk, dtype=np.int16).reshape(-1), hearing_time)
-        if events:
-            self._enqueue(events)
+        turn_end = self._turn_clock(events, hearing_time)
+        if events or turn_end:
+            self._enqueue(events, turn_end=turn_end)
         elif self._overloaded:
             self._check_recovered()
 
+    def _turn_clock(self, events: list, hearing_time: float) -> bool:
+        """True once the gate has stayed closed ``turn_gap`` seconds after an utterance."""
+        for event in events:
+            if event.kind == "closed":
+                self._quiet_since = hearing_time
+            elif event.kind == "opened":
+                self._quiet_since = None
+        if self._quiet_since is not None and not self._gate.is_open:
+            if hearing_time - self._quiet_since >= self._transcriber.turn_gap:
+                self._quiet_since = None
+                return True
+        return False
+
     def reset(self) -> None:
-        """End the current utterance now (mute, recess): it is flushed as a final."""
+        """End the current utterance and turn now (mute, recess): flushed as a final."""
         if not self._closing:
-            self._enqueue(self._gate.close())
+            self._quiet_since = None
+            self._enqueue(self._gate.close(), turn_end=True)
 
     def close(self) -> concurrent.futures.Future[None]:
         """Flush the open utterance as a final and free the recognizer.  The returned future
@@ -188,7 +236,7 @@ class SpeakerStream:
             self._enqueue(items, closing=True)
         return self.closed
 
-    def _enqueue(self, events: list, closing: bool = False) -> None:
+    def _enqueue(self, events: list, closing: bool = False, turn_end: bool = False) -> None:
         report = None
         recovered = False
         with self._lock:
@@ -203,13 +251,15 @@ class SpeakerStream:
                 for samples, t in event.chunks:
                     self._backlog.append((samples, t))
                     self._backlog_samples += samples.size
+            if turn_end:
+                self._backlog.append(_TURN)
             if closing:
                 self._backlog.append(_CLOSE)
             if self._backlog_samples > self._max_backlog:
                 report = self._drop_oldest()
             elif self._overloaded:
                 recovered = True
-            boundary = closing or (bool(events) and events[-1].kind != "audio")
+            boundary = closing or turn_end or (bool(events) and events[-1].kind != "audio")
             submit = not self._scheduled and (boundary or self._backlog_samples >= _BATCH)
             self._scheduled = self._scheduled or submit
         if report is not None:
@@ -301,6 +351,7 @@ class SpeakerStream:
                     self._stream.warm_up()
             if cut:
                 self._end_utterance()
+                self._end_turn()
             run: list[np.ndarray] = []  # contiguous chunks, resampled in one go
             pending = 0
             for item in items:
@@ -315,8 +366,14 @@ class SpeakerStream:
                     continue
                 self._feed(run)
                 run, pending = [], 0
+                if item is _TURN:
+                    self._end_utterance()
+                    self._end_turn()
+                    continue
                 self._end_utterance()
                 if item is _CLOSE:
+                    self._end_turn()
+                    self._hand_in_deferred()
                     self._finish()
             self._feed(run)
             self._maybe_partial()
@@ -340,8 +397,12 @@ class SpeakerStream:
         if self._resampler is None:
             self._resampler = Resampler(IN_RATE)
             self._utt_start = self._stream.samples
+            self._turn_utt_start = self._turn_samples
         fed = self._resampler.in_samples + pending
-        self._times.anchor(self._utt_start + round(fed * SAMPLE_RATE / IN_RATE), hearing_time)
+        position = round(fed * SAMPLE_RATE / IN_RATE)
+        self._times.anchor(self._utt_start + position, hearing_time)
+        if self._transcriber.record is not None and not self._turn_full:
+            self._turn_times.anchor(self._turn_utt_start + position, hearing_time)
 
     def _feed(self, run: list[np.ndarray]) -> None:
         if not run or self._stream is None or self._resampler is None:
@@ -350,7 +411,18 @@ class SpeakerStream:
         self._audio_samples += chunk.size
         pcm = self._resampler.push(chunk)
         if pcm.size:
+            self._keep(pcm)
             self._deliver(self._stream.accept(pcm.tobytes()))
+
+    def _keep(self, pcm: np.ndarray) -> None:
+        """The turn's audio, for the record engine (up to ``max_turn_seconds``)."""
+        if self._transcriber.record is None or self._turn_full:
+            return
+        if self._turn_samples + pcm.size > self._transcriber.max_turn_seconds * SAMPLE_RATE:
+            self._turn_full = True  # too long to read whole: this turn keeps its live text
+            return
+        self._turn_pieces.append(pcm)
+        self._turn_samples += pcm.size
 
     def _end_utterance(self) -> None:
         if self._stream is None:
@@ -359,24 +431,108 @@ class SpeakerStream:
             tail = self._resampler.flush()
             self._resampler = None
             if tail.size:
+                self._keep(tail)
                 self._deliver(self._stream.accept(tail.tobytes()))
         self._deliver(self._stream.end_utterance())
         self._partial_text = ""
         self._times.prune(self._stream.samples)
+        self._maybe_recycle()
+
+    def _maybe_recycle(self) -> None:
+        """At a pause: renew a recognizer that has heard ``recycle_seconds`` (flat memory)."""
+        limit = self._transcriber.recycle_seconds
+        if self._stream is None or not limit or self._stream.samples < limit * SAMPLE_RATE:
+            return
+        self._stream.close()
+        self._stream = self._transcriber.engine.new_stream()
+        if self._transcriber.warm_up:
+            self._stream.warm_up()
+        self._times = TimeMap(SAMPLE_RATE)
+        self.recycled += 1
+
+    def _end_turn(self) -> None:
+        """Hand the finished turn to the record engine (or keep it aside); start the next."""
+        record = self._transcriber.record
+        if record is not None and self._turn_finals and self._turn_samples and not self._turn_full:
+            audio = (
+                np.concatenate(self._turn_pieces)
+                if len(self._turn_pieces) > 1
+                else self._turn_pieces[0]
+            )
+            job = TurnJob(
+                self.participant_id, self._turn_no, audio, self._turn_times, self.vocabulary,
+                self._record_done,
+            )
+            if not record.submit(job):
+                self._defer(job)
+        self._turn_no += 1
+        self._turn_pieces = []
+        self._turn_samples = 0
+        self._turn_utt_start = 0
+        self._turn_times = TimeMap(SAMPLE_RATE)
+        self._turn_finals = 0
+        self._turn_full = False
+
+    def _defer(self, job: TurnJob) -> None:
+        """The record engine is behind: keep the turn for after the hearing (bounded)."""
+        job.deferred = True
+        self._deferred.append(job)
+        self._deferred_samples += job.audio.size
+        limit = self._transcriber.max_deferred_seconds * SAMPLE_RATE
+        while self._deferred_samples > limit and len(self._deferred) > 1:
+            lost = self._deferred.popleft()
+            self._deferred_samples -= lost.audio.size
+            log.warning("turn %d of %s will not be re-read: too many turns waiting",
+                        lost.turn, self.participant_id)
+        self._post(self._on_result, SpeakerResult(
+            self.participant_id, "", True, job.times.to_hearing(0.0),
+            job.times.to_hearing(job.seconds), [], None, job.turn, "deferred",
+        ))
+
+    def _hand_in_deferred(self) -> None:
+        record = self._transcriber.record
+        while record is not None and self._deferred:
+            record.submit(self._deferred.popleft(), force=True)
+        self._deferred_samples = 0
+
+    def _record_done(self, job: TurnJob, results: list[RecognitionResult]) -> None:
+        """On the record thread: the turn's reading, on the hearing clock, to the loop."""
+        to_hearing = job.times.to_hearing
+        words = [
+            Word(w.word, to_hearing(w.start), to_hearing(w.end), w.conf)
+            for r in results for w in r.words
+        ]
+        texts = [r.text for r in results if r.text]
+        language = results[0].language if results else None
+        spaced = language not in ("zh", "ja", "th", "lo", "my", "yue")
+        if results:
+            start, end = to_hearing(results[0].start), to_hearing(results[-1].end)
+        else:
+            start, end = to_hearing(0.0), to_hearing(job.seconds)
+        self._post(self._on_result, SpeakerResult(
+            self.participant_id, (" " if spaced else "").join(texts), True, start, end, words,
+            language, job.turn, "record",
+        ))
 
     def _maybe_partial(self) -> None:
         stream = self._stream
         if stream is None or not stream.has_partials or self._resampler is None:
             return
         now = time.monotonic()
-        if now - self._last_partial < self._transcriber.partial_interval:
+        # A partial may cost a whole decoding pass (Whisper): at most a third of the time.
+        interval = max(
+            self._transcriber.partial_interval, stream.partial_interval or 0.0, 2.0 * self._partial_cost
+        )
+        if now - self._last_partial < interval:
             return
         with self._lock:
             behind = self._backlog_samples > IN_RATE // 2
-        if behind:
-            return  # catching up: finals matter, partials would be stale
-        self._last_partial = now
+        if behind or not self._transcriber._queue.empty():
+            return  # catching up, or other speakers wait: finals matter, partials would be stale
+        t0 = time.perf_counter()
         result = stream.partial()
+        self._partial_cost = time.perf_counter() - t0
+        self._last_partial = time.monotonic()
         if result is not None and result.text != self._partial_text:
             self._partial_text = result.text
             self._deliver([result])
@@ -410,6 +566,8 @@ class SpeakerStream:
                 if 0.0 <= start - self._onset <= ONSET_SNAP:
                     start = self._onset
                 self._onset = None
+            if r.final:
+                self._turn_finals += 1
             out = SpeakerResult(
                 self.participant_id,
                 r.text,
@@ -418,6 +576,7 @@ class SpeakerStream:
                 to_hearing(r.end),
                 words,
                 r.language,
+                self._turn_no,
             )
             self._post(self._on_result, out)
 
@@ -446,8 +605,18 @@ class Transcriber:
         warm_up: bool = True,
         recover_after: float = 2.0,
         nice: int = RECOGNITION_NICE,
+        record: RecordReader | None = None,
+        turn_gap: float = 1.0,
+        max_turn_seconds: float = 60.0,
+        max_deferred_seconds: float = 600.0,
+        recycle_seconds: float = 300.0,
     ) -> None:
         self.engine = engine
+        self.record = record
+        self.turn_gap = turn_gap
+        self.max_turn_seconds = max_turn_seconds
+        self.max_deferred_seconds = max_deferred_seconds
+        self.recycle_seconds = recycle_seconds
         self.workers = workers or default_workers()
         self.max_backlog = max_backlog
         self.gate_config = gate_config or GateConfig()
@@ -505,6 +674,8 @@ class Transcriber:
         for thread in self._threads:
             if wait > 0:
                 thread.join(max(0.0, deadline - time.monotonic()))
+        if self.record is not None:  # after the workers: their last turns are queued by now
+            self.record.close(max(0.0, deadline - time.monotonic()) if wait > 0 else 0.0)
 
     # ---- internals -------------------------------------------------------------------
 

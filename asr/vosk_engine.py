@@ -19,6 +19,7 @@ import numpy as np
 import vosk
 
 from .engine import RECOGNITION_NICE, SAMPLE_RATE, Engine, RecognitionResult, RecognizerStream, Word
+from .simplify import simplifies, simplify
 
 __all__ = ["VoskEngine", "VoskStream"]
 
@@ -50,6 +51,9 @@ class VoskStream(RecognizerStream):
         words = _words(data.get("result" if final else "partial_result", []) or [])
         if not text:
             return None
+        if simplifies(self._engine.language):  # vosk-model-cn writes simplified; others may not
+            text = simplify(text)
+            words = [Word(simplify(w.word), w.start, w.end, w.conf) for w in words]
         if words:
             start, end = words[0].start, words[-1].end
         else:

@@ -57,6 +57,11 @@ class BundleError(Exception):
     pass
 
 
+class TamperedFiles(BundleError):
+    """A deposited file of the hearing is missing or no longer has its deposited hash: a
+    bundle is never made of it."""
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
@@ -126,10 +131,15 @@ async def export(court: Any, hearing_id: str, out: Path) -> dict[str, Any]:
     `court` is a `courtroom.court.Court` (its database, store and configuration are used).
     Returns a summary: the bundle's path, how many files, the root, and what was skipped.
     """
+    from .deposits import check_files
     from .evidence import EvidenceStore
 
     ledger = Ledger(court.db.conn, court.config.data_dir)
     hearing = await court.get_hearing(hearing_id)
+    shared = bool(getattr(court.config, "database_url", ""))  # a court of pods: files may be on another pod
+    _, problems = await court.db.run(check_files, court.db.conn, court.config.data_dir, hearing_id, shared)
+    if problems:
+        raise TamperedFiles("refused: " + "; ".join(p.describe() for p in problems))
     entries: list[LedgerEntry] = await court.db.run(ledger.entries, hearing_id)
     between: list[LedgerEntry] = await court.db.run(ledger.range, entries[0].seq, entries[-1].seq) if entries else []
     exhibits = await court.db.run(EvidenceStore(court.db.conn, ledger).list, hearing_id)

@@ -55,15 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
     serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
     serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
-    serve.add_argument("--asr-engine", choices=["vosk", "whisper", "off"], default=None,
-                       help="speech recognition engine (default vosk)")
-    serve.add_argument("--asr-model", default=None, metavar="PATH", help="model folder (default: the packaged one)")
-    serve.add_argument("--asr-language", default=None, help="whisper only: language code, e.g. zh or en")
+    serve.add_argument("--asr-engine", choices=["auto", "vosk", "whisper", "off"], default=None,
+                       help="the live caption engine (default auto: Vosk when --asr-model is a Vosk folder "
+                       "for the court's language, else Whisper)")
+    serve.add_argument("--asr-model", default=None, metavar="PATH",
+                       help="the live engine's model folder: a Vosk model (e.g. vosk-model-cn) or a CTranslate2 Whisper folder")
+    serve.add_argument("--asr-language", default=None, metavar="CODE",
+                       help="the recognizers' language when not the court's (--language), e.g. ko for the packaged Vosk model")
+    serve.add_argument("--record-engine", choices=["whisper", "off"], default=None,
+                       help="reads each whole turn again for the record (default whisper)")
+    serve.add_argument("--record-model", default=None, metavar="PATH",
+                       help="the record engine's CTranslate2 Whisper folder (default: multilingual base)")
     serve.add_argument("--broadcast-delay", type=float, default=None, help="seconds of public broadcast delay (default 30)")
     serve.add_argument("--pod-id", default=None, help="this pod's name in a multi-pod court (default host:port)")
     serve.add_argument("--demo", action="store_true", help="create a demo hearing and print its join links")
     serve.add_argument("--language", choices=["zh", "en"], default=None,
-                       help="the court's language: picture labels, slates, chapters, events, pages (default zh)")
+                       help="the court's language: picture labels, slates, chapters, events, pages, and the "
+                       "speech engines and their prompt (default zh)")
     serve.add_argument("--log-level", default="INFO")
 
     hearing = sub.add_parser("hearing", help="create, list and export hearings")
@@ -92,7 +100,8 @@ def config_from(args: argparse.Namespace) -> Config:
         "host": "host", "port": "port", "public_url": "public_url", "public_ip": "public_ip",
         "fps": "fps", "asr_engine": "asr_engine", "asr_language": "asr_language",
         "broadcast_delay": "broadcast_delay", "database": "database_url",
-        "object_store": "object_store_url", "pod_id": "pod_id", "language": "language",
+        "object_store": "object_store_url", "pod_id": "pod_id",
+        "language": "language", "record_engine": "record_engine",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)
@@ -100,6 +109,8 @@ def config_from(args: argparse.Namespace) -> Config:
             values[key] = value
     if getattr(args, "asr_model", None):
         values["asr_model"] = Path(args.asr_model)
+    if getattr(args, "record_model", None):
+        values["record_model"] = Path(args.record_model)
     if getattr(args, "ice_server", None):
         values["ice_servers"] = tuple(IceServer.parse(s) for s in args.ice_server)
     if getattr(args, "ice_address", None):
@@ -115,7 +126,7 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config(**{k: v for k, v in values.items() if k in known})
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -148,6 +159,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     parser.error("unknown command")
     return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `courtroom` command. A reader that stops early (`courtroom verify F | head`) ends
+    the output quietly, without a BrokenPipeError traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # Python would try to flush stdout again at exit and fail the same way.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

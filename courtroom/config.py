@@ -34,7 +34,7 @@ class Config:
     port: int = 8080
     public_url: str = ""  # base of join links; default http://host:port
     court_name: str = ""  # default: the court's name in its language (courtroom.language)
-    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages (zh | en)
+    language: str = "zh"  # the court's language: labels, slates, chapters, events, pages, speech engines (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
@@ -45,19 +45,27 @@ class Config:
     fps: int = 15
     video_bitrate: int = 0  # 0: by picture size, 0.1 bit per pixel (1.4 Mbit/s at 1280x720/15)
     encoder_preset: str = "veryfast"
-    # Speech recognition
-    asr_engine: str = "vosk"  # vosk | whisper | off
-    asr_model: Path | None = None  # default: the engine's packaged model
-    asr_language: str | None = None  # whisper only; "zh" for Mandarin
+    # Speech recognition (see docs/asr.md: a live engine for captions, a record engine)
+    asr_engine: str = "auto"  # the live engine: auto | vosk | whisper | off
+    asr_model: Path | None = None  # the live engine's model folder; default by language
+    asr_language: str | None = None  # the recognizers' language when not the court's (e.g. ko); default `language`
+    record_engine: str = "whisper"  # whisper (reads each whole turn for the record) | off
+    record_model: Path | None = None  # a CTranslate2 Whisper folder; default multilingual base
+    record_backlog: int = 8  # turns waiting for the record engine; more keep the live text
+    asr_vocabulary: tuple[str, ...] | None = None  # the court's words for the record engine; default by language
+    asr_recycle_seconds: float = 300.0  # speech after which a speaker's recognizer is renewed, at a pause
     # Recording and broadcast
     recordings_dir: Path | None = None  # default DATA/recordings
     broadcast_delay: float = 30.0
     hls_segment_seconds: float = 2.0
     disk_floor_bytes: int = 512 * 1024 * 1024
+    health_interval: float = 1.0  # seconds between checks of recording drops, writer errors and free disk
     # Evidence and limits
     evidence_max_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
     max_ws_message_bytes: int = 256 * 1024
+    idle_timeout: float = 30.0  # an HTTP connection with no request in progress is closed after this
+    body_timeout: float = 10.0  # a JSON body must arrive within this; an upload may pause no longer
     token_ttl_seconds: float = 30 * 24 * 3600.0
     max_participants: int = 12
     # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
@@ -118,9 +126,11 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir", "record_model"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
+    if "asr_vocabulary" in values and values["asr_vocabulary"] is not None:
+        values["asr_vocabulary"] = tuple(str(w) for w in values["asr_vocabulary"])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
     if "identity_required_roles" in values:

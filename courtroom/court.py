@@ -7,11 +7,10 @@ the WebSocket fan-out). It holds no HTTP and no media.
 
 from __future__ import annotations
 
-import asyncio
+import math
 import time
 import unicodedata
 import uuid
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -25,6 +24,7 @@ from .effects import Effects
 from .events import Event
 from .hearing import Hearing
 from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
+from .keyed import LockTable, SetTable
 from .participants import (
     SEATED_ON_JOIN,
     LifecycleError,
@@ -36,8 +36,13 @@ from .participants import (
     next_witness_state,
 )
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
+from .ratelimit import RateLimiter
 from .roles import SIDES, Role, may_act_on
 from .store import NotFound, SqliteStore
+
+MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+PRESENCE_BURST = 10  # join/return/drop events a participant may write at once ...
+PRESENCE_PER_SECOND = 0.1  # ... and then one every 10 s
 
 
 class InvalidInput(Exception):
@@ -118,9 +123,11 @@ class Court:
         self.db = db
         self.store = SqliteStore(db.conn)
         self.signer = signer
-        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._clocks: dict[str, HearingClock] = {}
-        self._connected: dict[str, set[str]] = defaultdict(set)
+        # Per hearing, kept only while in use (courtroom/keyed.py): nothing stays for a hearing that is over.
+        self._locks: LockTable[str] = LockTable()
+        self._clocks: dict[str, HearingClock] = {}  # live hearings only (see clock)
+        self._connected: SetTable[str, str] = SetTable()
+        self._presence = RateLimiter(PRESENCE_BURST, PRESENCE_PER_SECOND)  # presence events per participant
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
         self._admission_checks: list[AdmissionCheck] = []
@@ -152,6 +159,9 @@ class Court:
     def clock(self, hearing: Hearing) -> HearingClock | None:
         if hearing.opened_at is None:
             return None
+        if hearing.state is HearingState.CLOSED:
+            self._clocks.pop(hearing.id, None)  # the same time, computed afresh, and not kept
+            return HearingClock(hearing.opened_at)
         clock = self._clocks.get(hearing.id)
         if clock is None or clock.opened_at != hearing.opened_at:
             clock = self._clocks[hearing.id] = HearingClock(hearing.opened_at)
@@ -191,6 +201,7 @@ class Court:
         data["hearing_time"] = round(self.hearing_time(hearing), 3)
         data["participants"] = [p.public_dict() for p in people]
         data["broadcast_delay"] = self.config.broadcast_delay
+        data["language"] = self.config.language  # the court's language: the pages' default
         return data
 
     # creating
@@ -208,8 +219,12 @@ class Court:
         if procedure is ProcedureKind.MEDIATION and public:
             raise InvalidInput("not_public", "a mediation is never public")
         scheduled_at = body.get("scheduled_at")
-        if scheduled_at is not None and not isinstance(scheduled_at, int | float):
-            raise InvalidInput("invalid_field", "scheduled_at must be unix seconds")
+        # Finite and within years 1970..9999: a stored Infinity would be emitted as non-JSON.
+        if scheduled_at is not None and (
+            isinstance(scheduled_at, bool) or not isinstance(scheduled_at, int | float)
+            or not math.isfinite(scheduled_at) or not 0 <= scheduled_at <= MAX_UNIX_SECONDS
+        ):
+            raise InvalidInput("invalid_field", "scheduled_at must be unix seconds (years 1970 to 9999)")
         court = clean_text(body.get("court", self.config.court), "court", 200, required=False)
         hearing = Hearing(
             id=uuid.uuid4().hex[:12],
@@ -318,9 +333,9 @@ class Court:
             returning = p.state is ParticipantState.ADMITTED
             if hearing.state is not HearingState.CLOSED:
                 p.state = join_state(p)
-            self._connected[hearing_id].add(participant_id)
+            self._connected.add(hearing_id, participant_id)
             kind = "participant.return" if returning else "participant.join"
-            events = [self._event(hearing, kind, p.id, p.id)]
+            events = self._presence_event(hearing, kind, p.id)
             await self.db.run(self.store.commit_change, None, [p], events)
             people = await self.participants(hearing_id)
         change = Change(hearing, people, events, "connect", p)
@@ -329,13 +344,27 @@ class Court:
 
     async def disconnect(self, hearing_id: str, participant_id: str, reason: str = "drop") -> None:
         async with self._locks[hearing_id]:
-            self._connected[hearing_id].discard(participant_id)
+            self._connected.discard(hearing_id, participant_id)
             hearing = await self.get_hearing(hearing_id)
             p = await self.db.run(self.store.get_participant, participant_id)
-            events = [self._event(hearing, f"participant.{reason}", p.id, p.id)]
+            events = self._presence_event(hearing, f"participant.{reason}", p.id)
             await self.db.run(self.store.commit_change, None, [], events)
             people = await self.participants(hearing_id)
         await self._notify(Change(hearing, people, events, "disconnect", p))
+
+    def _presence_event(self, hearing: Hearing, kind: str, participant_id: str) -> list[Event]:
+        """A join, return or drop for the log, within the participant's budget: a reconnect
+        storm cannot grow the log without bound. The next one written says how many were not."""
+        if not self._presence.allow(participant_id):
+            return []
+        suppressed = self._presence.take_suppressed(participant_id)
+        extra = {"suppressed": suppressed} if suppressed else {}
+        return [self._event(hearing, kind, participant_id, participant_id, **extra)]
+
+    def held(self) -> dict[str, int]:
+        """How many entries the per-hearing tables hold (a gauge: they follow the live hearings)."""
+        return {"court_locks": len(self._locks), "court_connected": len(self._connected),
+                "court_clocks": len(self._clocks), "presence_budgets": len(self._presence)}
 
     def is_connected(self, hearing_id: str, participant_id: str) -> bool:
         return participant_id in self._connected[hearing_id]

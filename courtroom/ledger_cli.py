@@ -85,9 +85,8 @@ def _database(args: argparse.Namespace) -> Any:
     return open_database(Path(args.data))
 
 
-
-
 def _verify(args: argparse.Namespace) -> int:
+    from .deposits import expected_files, nearest
     from .ledger import file_digest
 
     path = Path(args.file)
@@ -115,9 +114,16 @@ def _verify(args: argparse.Namespace) -> int:
             return out
 
         entries = db.call(lookup)
+        near = None if entries else db.call(lambda: nearest(expected_files(db.conn, Path(args.data)), path))
     finally:
         db.close()
-    _print({"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries})
+    answer: dict[str, Any] = {"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries}
+    if not entries:
+        answer["nearest"] = near.to_dict() if near is not None else None
+    _print(answer)
+    if near is not None:
+        print(f"courtroom verify: not deposited; the nearest deposit by path is entry {near.seq} "
+              f"({near.kind} of hearing {near.hearing_id}) at {near.path}, sha256 {near.sha256}", file=sys.stderr)
     return 0 if entries else 1
 
 
@@ -126,23 +132,30 @@ def _check(args: argparse.Namespace) -> int:
     if db is None:
         return 2
     try:
+        from .deposits import check_files
         from .ledger import Ledger
 
         ledger = Ledger(db.conn, Path(args.data))
         result = db.call(ledger.check)
         entries = db.call(ledger.entries) if getattr(args, "object_store", None) else []
+        # The chain holds the hashes; the files must still have them (archive, replay, exhibits, ...).
+        shared = bool(getattr(args, "database", None))  # a court of pods: files may be on another pod
+        checked, problems = db.call(lambda: check_files(db.conn, Path(args.data), shared=shared))
     finally:
         db.close()
-    report = result.to_dict()
+    report = result.to_dict() | {"ok": result.ok and not problems, "chain_ok": result.ok,
+                                 "files_checked": checked, "file_problems": [p.to_dict() for p in problems]}
     bucket_problems = _check_bucket(args, entries)
     if getattr(args, "object_store", None):
         report["bucket"] = {"url": args.object_store.split("&secret_key")[0], "problems": bucket_problems}
     _print(report)
     if not result.ok:
         print(f"ledger check: BROKEN at entry {result.first_bad_seq}: {result.reason}", file=sys.stderr)
-    for problem in bucket_problems:
-        print(f"ledger check: {problem}", file=sys.stderr)
-    return 0 if result.ok and not bucket_problems else 1
+    for problem in problems:
+        print(f"ledger check: {problem.describe()}", file=sys.stderr)
+    for bucket_problem in bucket_problems:
+        print(f"ledger check: {bucket_problem}", file=sys.stderr)
+    return 0 if result.ok and not problems and not bucket_problems else 1
 
 
 def _check_bucket(args: argparse.Namespace, entries: list[Any]) -> list[str]:
@@ -160,7 +173,7 @@ def _check_bucket(args: argparse.Namespace, entries: list[Any]) -> list[str]:
 
 def _export(args: argparse.Namespace) -> int:
     from .admin import open_court
-    from .bundle import BundleError, export
+    from .bundle import BundleError, TamperedFiles, export
     from .cli import config_from
     from .store import NotFound
 
@@ -171,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
     court = open_court(config_from(args))
     try:
         summary = asyncio.run(export(court, args.hearing_id, out))
-    except NotFound as e:
+    except (NotFound, TamperedFiles) as e:
         print(f"courtroom hearing export: {e}", file=sys.stderr)
         return 1
     except (BundleError, OSError) as e:

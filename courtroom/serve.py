@@ -58,7 +58,8 @@ def serve(config: Config, demo: bool = False) -> int:
     except ModelError as exc:
         log.error("speech recognition cannot start: %s", exc)
         print(f"courtroom: speech recognition cannot start: {exc}\n"
-              "  pass --asr-model PATH to a model folder, or --asr-engine off", flush=True)
+              f"  the court's language is {config.language!r} (--language); pass --asr-model PATH to a "
+              "model folder of that language, or --asr-engine off", flush=True)
         return 2
     if demo:
         from signaling.pod import POD
@@ -88,6 +89,7 @@ def serve(config: Config, demo: bool = False) -> int:
         print=None,
         handle_signals=True,
         access_log_class=AccessLogger,
+        keepalive_timeout=config.idle_timeout,  # also bounds a connection that never finishes its headers
         loop=asyncio.new_event_loop(),
     )
     return 0

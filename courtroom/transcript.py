@@ -47,6 +47,8 @@ MAX_TEXT = 10_000  # characters of one segment
 MAX_OBJECTION = 2_000
 DECISIONS = ("confirm", "object")
 EDITABLE = ("text", "speaker")  # what a correction may change; role and name follow the speaker
+#: the editor of a record-engine reading in `segment_edits` (not a correction: `edited` stays false)
+RECORD_ENGINE_EDITOR = "asr.record"
 
 
 @dataclass
@@ -265,6 +267,71 @@ class TranscriptService:
         return Segment(int(cur.lastrowid or 0), hearing_id, p.id, p.role, p.name, text, text, start, end,
                        words, engine, False, now)
 
+    async def replace_with_reading(
+        self, hearing_id: str, segment_ids: list[int], text: str, start: float, end: float,
+        words: Iterable[Any] = (), engine: str = "",
+    ) -> list[Segment]:
+        """The record engine's reading of a whole turn replaces the turn's live segments: the
+        first takes its text, times and words, the others are struck; each live text stays in
+        the segment's history (editor `asr.record`). Nothing changes once the record is sealed
+        or a court officer has corrected one of them (their word wins). Returns what changed."""
+        cleaned = _asr_text(text)
+        if not cleaned or not segment_ids:
+            return []
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise InvalidInput("invalid_field", "start and end must be finite")
+        word_list = [_word(w) for w in words]
+        return await self.court.db.run(
+            self._replace, hearing_id, sorted(segment_ids), cleaned[:MAX_TEXT], max(0.0, start),
+            max(start, end), word_list, engine,
+        )
+
+    def _replace(
+        self, hearing_id: str, ids: list[int], text: str, start: float, end: float,
+        words: list[dict[str, Any]], engine: str,
+    ) -> list[Segment]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if self._is_sealed(hearing_id):
+                raise _sealed()
+            marks = ",".join("?" * len(ids))
+            rows = conn.execute(
+                f"SELECT id, text, start, end FROM segments WHERE hearing_id = ? AND id IN ({marks}) ORDER BY start, id",
+                [hearing_id, *ids],
+            ).fetchall()
+            corrected = conn.execute(
+                f"SELECT 1 FROM segment_edits WHERE segment_id IN ({marks}) AND editor != ? LIMIT 1",
+                [*ids, RECORD_ENGINE_EDITOR],
+            ).fetchone()
+            if not rows or corrected is not None:
+                conn.execute("ROLLBACK")
+                return []
+            now = time.time()
+            start = min(start, rows[0]["start"])
+            end = max(end, max(r["end"] for r in rows))
+            for i, r in enumerate(rows):
+                after = text if i == 0 else ""
+                if i == 0:
+                    conn.execute(
+                        "UPDATE segments SET text = ?, start = ?, end = ?, words = ?, engine = ? WHERE id = ?",
+                        (after, start, end, json.dumps(words, ensure_ascii=False), engine, r["id"]),
+                    )
+                else:
+                    conn.execute("UPDATE segments SET text = '' WHERE id = ?", (r["id"],))
+                if after != r["text"]:
+                    conn.execute(
+                        "INSERT INTO segment_edits (segment_id, editor, field, before, after, wall_time) "
+                        "VALUES (?, ?, 'text', ?, ?, ?)",
+                        (r["id"], RECORD_ENGINE_EDITOR, r["text"], after, now),
+                    )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return [self._segment(hearing_id, r["id"]) for r in rows]
+
     async def segments(self, hearing_id: str, corrected: bool = True) -> list[Segment]:
         """The hearing's segments by start time: as corrected, or as the recognizer wrote them."""
         return await self.court.db.run(self._segments, hearing_id, corrected)
@@ -286,8 +353,8 @@ class TranscriptService:
         firsts: dict[int, dict[str, str]] = {}
         for e in self._conn.execute(
             "SELECT e.segment_id, e.field, e.before FROM segment_edits e JOIN segments s ON s.id = e.segment_id "
-            f"WHERE {where} ORDER BY e.id",
-            args,
+            f"WHERE {where} AND e.editor != ? ORDER BY e.id",
+            [*args, RECORD_ENGINE_EDITOR],
         ):
             firsts.setdefault(e["segment_id"], {}).setdefault(e["field"], e["before"])
         out = []

@@ -72,6 +72,13 @@ def _cpus(text: str) -> list[int]:
     return out
 
 
+def speech_language(args: argparse.Namespace) -> str:
+    """What the participants speak: the pod's recognizers' language (`--asr-language`)."""
+    if args.voice != "auto":
+        return str(args.voice)
+    return {"vosk": "ko", "auto": "zh"}.get(args.asr_engine, "en")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--design", choices=["pod", "relay", "both"], default="pod",
@@ -90,10 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera-encoders", choices=["shared", "each"], default="shared",
                    help="shared: one camera encoder per hearing, every participant sends its packets (default); "
                         "each: one encoder per participant")
-    p.add_argument("--asr-engine", choices=["vosk", "whisper", "off"], default="vosk",
-                   help="the pod's speech recognition (default vosk); caption delay is measured unless off")
-    p.add_argument("--voice", choices=["auto", "en", "ko"], default="auto",
-                   help="espeak-ng language of the speech (auto: ko for vosk's Korean model, else en)")
+    p.add_argument("--asr-engine", choices=["auto", "vosk", "whisper", "off"], default="vosk",
+                   help="the pod's live speech engine (default vosk, Korean); caption delay is measured unless off")
+    p.add_argument("--voice", choices=["auto", "en", "ko", "zh"], default="auto",
+                   help="language of the speech, and the court's language (auto: ko for vosk's Korean model, "
+                        "zh for auto, else en); zh is real recorded Mandarin (tests/fixtures/zh), the others espeak-ng")
     p.add_argument("--ramp", action="store_true",
                    help="add hearings one by one until a quality bound breaks; report the pod's capacity")
     p.add_argument("--max-hearings", type=int, default=12, help="the ramp stops here at the latest (default 12)")
@@ -197,7 +205,7 @@ class Run:
         self.api: Api | None = None
         self.workers: list[Worker] = []
         self.captions = design == "pod" and args.asr_engine != "off"
-        self.language = args.voice if args.voice != "auto" else ("ko" if args.asr_engine == "vosk" else "en")
+        self.language = speech_language(args)
 
     async def add_hearing(self) -> Worker:
         assert self.api is not None and self.server is not None
@@ -337,7 +345,8 @@ class Run:
                 w, h = args.resolution
                 self.server = await start_server(
                     self.design, self.work, width=w, height=h, fps=args.fps, asr_engine=args.asr_engine,
-                    extra=list(args.server_arg) if self.design == "pod" else [], cpus=args.server_cpus,
+                    extra=["--asr-language", self.language, *args.server_arg] if self.design == "pod" else [],
+                    cpus=args.server_cpus,
                 )
             self.api = Api(self.server)
             idle_cpu = None
@@ -455,7 +464,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="courtroom-loadtest-")))
-        language = args.voice if args.voice != "auto" else ("ko" if args.asr_engine == "vosk" else "en")
+        language = speech_language(args)
         roles = [r for r, _, _ in ROLES[: args.participants]]
         wavs = make_wavs(work / "wav", language, roles)
         if args.warmup is None:

@@ -95,8 +95,18 @@ def beep_frequency(index: int) -> float:
     return 2500.0 + 400.0 * index
 
 
+#: real recorded Mandarin (espeak-ng's is unreadable to Whisper): see tests/fixtures/zh/README.md
+ZH_RECORDINGS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "zh"
+
+
 def make_wavs(folder: Path, language: str, roles: list[str]) -> dict[str, list[Path]]:
-    """The sentences of each role as WAV files made by espeak-ng (once, at start-up)."""
+    """The sentences of each role as WAV files made by espeak-ng (once, at start-up); for
+    ``zh`` the recorded Mandarin clips, in a different order for each role."""
+    if language == "zh":
+        clips = sorted(ZH_RECORDINGS.glob("*.wav"))
+        if not clips:
+            raise RuntimeError(f"no Mandarin recordings in {ZH_RECORDINGS}")
+        return {role: clips[i % len(clips):] + clips[: i % len(clips)] for i, role in enumerate(dict.fromkeys(roles))}
     exe = shutil.which("espeak-ng") or shutil.which("espeak")
     if exe is None:
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")

@@ -9,6 +9,7 @@ from courtroom.court import Actor, Court
 from courtroom.roles import Role
 
 from .errors import ApiError
+from .validation import credential_text
 
 
 def bearer(request: web.Request) -> str:
@@ -16,7 +17,7 @@ def bearer(request: web.Request) -> str:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer KEY (the clerk's key or a join token)")
-    return value.strip()
+    return credential_text(value.strip())
 
 
 async def actor_for(court: Court, admin_key: str, credential: str) -> Actor:

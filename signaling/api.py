@@ -15,6 +15,7 @@ from .access import caller, require_clerk, require_hearing
 from .disclose import disclosure_for
 from .errors import ApiError, read_json
 from .pod import HUB, ROOMS, pod_of
+from .validation import bounded_int
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -96,10 +97,7 @@ async def events(request: web.Request) -> web.Response:
     actor = await caller(request, pod.court, pod.admin_key)
     require_hearing(actor, hearing_id, COURT_OFFICERS)
     await pod.court.get_hearing(hearing_id)
-    try:
-        after = int(request.query.get("after", "0"))
-    except ValueError:
-        raise ApiError(400, "invalid_field", "after must be an integer") from None
+    after = bounded_int(request.query.get("after", "0"), "after")
     return web.json_response({"events": [e.to_dict() for e in await pod.court.events(hearing_id, after)]})
 
 

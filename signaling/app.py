@@ -4,35 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from asr.engine import make_engine
 from asr.pipeline import Transcriber
+from asr.plan import load_plan, plan_speech
+from asr.record_pass import RecordReader
 from courtroom.config import Config
 from courtroom.transcript import TranscriptService
 
 from .archiver import Archiver
 from .errors import error_middleware
+from .evidence_api import EVIDENCE
 from .hub import Hub
 from .ice import restrict_host_addresses
 from .latency import latency_gauges
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
+from .recording_health import RecordingHealth
 from .rooms import RoomManager
 from .routes import setup_routes
 from .speech import Speech
 from .transcript_api import TRANSCRIPT
+from .validation import EDGE_CONFIG, quiet_parser_errors
 
 
 def create_app(config: Config) -> web.Application:
     pod = Pod.open(config)
+    quiet_parser_errors()
     if config.ice_addresses:
         restrict_host_addresses(config.ice_addresses)
     # Uploads are streamed to disk with their own limit; this bounds everything else.
     app = web.Application(middlewares=[error_middleware], client_max_size=config.evidence_max_bytes + (1 << 20))
     app[POD] = pod
+    app[EDGE_CONFIG] = config  # read by the edge (body timeouts)
     setup_routes(app)
     app[HUB] = Hub(pod.court)
     app[TRANSCRIPT] = TranscriptService(pod.court)
@@ -41,29 +47,59 @@ def create_app(config: Config) -> web.Application:
     app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
     transcriber = _load_speech(config)
     if transcriber is not None:
-        speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics, config.asr_engine)
+        speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics,
+                        transcriber.engine.name, config)
         app[ROOMS].speech = speech
+        speech.exhibit_labels = _exhibit_labels(app)
         pod.services["speech"] = speech
         pod.metrics.collector(speech.gauges)
     archiver = Archiver(pod.court, pod.blobs) if pod.blobs is not None else None
     if archiver is not None:
         pod.services["archiver"] = archiver
         app.cleanup_ctx.append(_archive_sweep)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver)
+    health = RecordingHealth(pod.court, pod.metrics, app[HUB].to_officers, config.health_interval)
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
+    pod.metrics.collector(lambda: held_gauges(app))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
+    app.cleanup_ctx.append(_recording_health)
     return app
+
+
+async def _recording_health(app: web.Application) -> AsyncIterator[None]:
+    """The periodic check of every running recording (drops, writer errors, free disk)."""
+    recorders: Recorders = app[POD].services["recorders"]
+    assert recorders.health is not None
+    task = asyncio.create_task(recorders.health.run(recorders.recordings), name="recording-health")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _exhibit_labels(app: web.Application) -> Callable[[str], Awaitable[list[str]]]:
+    async def labels(hearing_id: str) -> list[str]:
+        service = app.get(EVIDENCE)
+        if service is None:
+            return []
+        exhibits = await app[POD].db.run(service.store.list, hearing_id)
+        return [e.label for e in exhibits]
+
+    return labels
 
 
 def _load_speech(config: Config) -> Transcriber | None:
     """Load the recognizer once, before serving: a missing or broken model fails here, with a
     clear message, never in the middle of a hearing."""
-    engine = make_engine(config.asr_engine, config.asr_model, config.asr_language)
-    if engine is None:
+    plan = plan_speech(config.asr_language or config.language, config.asr_engine, config.asr_model,
+                       config.record_engine, config.record_model)
+    if plan is None:
         return None
-    return Transcriber(engine)
+    live, record = load_plan(plan)
+    reader = RecordReader(record, max_turns=config.record_backlog) if record is not None else None
+    return Transcriber(live, record=reader, recycle_seconds=config.asr_recycle_seconds)
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:
@@ -74,7 +110,10 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     await app[POD].court.effects.drain(60.0)
     speech = app[POD].services.get("speech")
     if speech is not None:
-        speech.transcriber.close()
+        # Bounded: the last turns' readings are stored, and no decoding thread is cut off
+        # by the process exiting (CTranslate2 aborts then).
+        await asyncio.to_thread(speech.transcriber.close, 5.0)
+        await speech.readings_done(1.0)
 
 
 async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
@@ -89,6 +128,27 @@ async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     app[POD].db.close()
+
+
+def held_gauges(app: web.Application) -> list[tuple[str, str, dict[str, str], float]]:
+    """What the per-hearing tables hold: each returns to zero when no hearing is live."""
+    pod: Pod = app[POD]
+    held = dict(pod.court.held())
+    held["hub_sessions"] = len(app[HUB].sessions)
+    held["rooms"] = len(app[ROOMS].rooms)
+    recorders = pod.services.get("recorders")
+    if recorders is not None:
+        held["recordings"] = len(recorders.recordings)
+        if recorders.health is not None:
+            held["recording_health"] = len(recorders.health.free) + len(recorders.health._seen)
+    speech = pod.services.get("speech")
+    if speech is not None:
+        held.update(speech.held())
+    evidence = app.get(EVIDENCE)
+    if evidence is not None:
+        held["evidence_presenting"] = len(evidence.presenting)
+        held["evidence_locks"] = len(evidence.locks)
+    return [("courtroom_held_entries", "entries of per-hearing tables", {"table": k}, float(v)) for k, v in held.items()]
 
 
 def room_gauges(rooms: RoomManager) -> list[tuple[str, str, dict[str, str], float]]:

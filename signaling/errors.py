@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +14,10 @@ from courtroom.leases import HeldElsewhere
 from courtroom.postgres import DatabaseUnavailable
 from courtroom.procedure import ActionRefused
 from courtroom.store import NotFound
+
+from .validation import EDGE_CONFIG, EdgeError, json_object
+
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds for a whole JSON body (config body_timeout)
 
 log = logging.getLogger("courtroom.http")
 
@@ -33,6 +37,8 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 def classify(exc: BaseException) -> tuple[int, str, str] | None:
     """Map a domain exception onto (status, code, message); None for an unexpected one."""
     if isinstance(exc, ApiError):
+        return exc.status, exc.code, exc.message
+    if isinstance(exc, EdgeError):
         return exc.status, exc.code, exc.message
     if isinstance(exc, ActionRefused):
         return exc.status, exc.code, exc.message
@@ -72,23 +78,24 @@ async def error_middleware(
         return error_response(500, "internal", "the server could not complete this request")
 
 
-async def read_json(request: web.Request, limit: int) -> dict[str, object]:
-    """A JSON object body, bounded in size."""
+async def read_json(request: web.Request, limit: int, timeout: float | None = None) -> dict[str, object]:
+    """A JSON object body, bounded in size and in time (the whole body within `body_timeout` s)."""
+    if timeout is None:
+        config = request.config_dict.get(EDGE_CONFIG)
+        timeout = config.body_timeout if config is not None else DEFAULT_BODY_TIMEOUT
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    # read() returns what has arrived so far: loop until the body ends or passes the limit.
-    while chunk := await request.content.read(limit + 1 - size):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
-    raw = b"".join(chunks)
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "the body must be a JSON object")
-    return body
+        # A small body has no excuse to be slow: all of it within `timeout`, however it trickles.
+        async with asyncio.timeout(timeout):
+            # read() returns what has arrived so far: loop until the body ends or passes the limit.
+            while chunk := await request.content.read(limit + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(413, "too_large", f"the body is larger than {limit} bytes")
+    except TimeoutError:
+        raise ApiError(408, "body_timeout", f"the request body took longer than {timeout:g} s") from None
+    return json_object(b"".join(chunks), limit)  # depth, numbers: signaling/validation.py

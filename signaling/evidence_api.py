@@ -45,6 +45,7 @@ from courtroom.evidence import (
     upload_dir,
 )
 from courtroom.hearing import Hearing
+from courtroom.keyed import LockTable
 from courtroom.ledger import Ledger
 from courtroom.participants import Participant, receives_hearing
 from courtroom.procedure import LIVE, HearingState
@@ -53,8 +54,10 @@ from courtroom.sniff import HEAD_BYTES, sniff
 
 from . import exhibits
 from .access import caller, require_hearing
+from .checked_file import ChangedFile, checked
 from .errors import ApiError, read_json
 from .pod import HUB, POD, ROOMS, Pod, pod_of
+from .validation import BodyPace, EdgeError
 
 log = logging.getLogger("courtroom.evidence")
 
@@ -62,6 +65,8 @@ CHUNK = 64 * 1024
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one write in a worker thread
 MULTIPART_SLACK = 64 * 1024  # multipart headers and boundaries on top of the file itself
 MAX_TEXT_FIELD = 4096
+UPLOAD_IDLE_SECONDS = 10.0  # an upload may pause this long; after that long it must average ...
+UPLOAD_MIN_RATE = 4096.0  # ... 4 KiB/s (32 kbit/s: a poor mobile link still makes it)
 MAX_COMMENT = 2000
 
 
@@ -117,13 +122,14 @@ async def receive_upload(
     pending: list[bytes] = []
     pending_bytes = 0
     ok = False
+    pace = BodyPace.for_request(request, UPLOAD_IDLE_SECONDS, UPLOAD_MIN_RATE)  # a body that stalls or trickles: 408
     try:
         try:
             reader = await request.multipart()
         except (ValueError, AssertionError, KeyError):
             raise _malformed("the multipart body has no valid boundary") from None
         while True:
-            part = await reader.next()
+            part = await pace.read(reader.next())
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
@@ -138,10 +144,11 @@ async def receive_upload(
                     path = into / f"{uuid.uuid4().hex}.part"
                     out = await asyncio.to_thread(_open_new, path)
                 while True:
-                    chunk = await part.read_chunk(CHUNK)
+                    chunk = await pace.read(part.read_chunk(CHUNK))
                     if not chunk:
                         break
                     size += len(chunk)
+                    pace.check(size)
                     if size > limit:
                         raise _too_large(limit)
                     digest.update(chunk)
@@ -155,8 +162,9 @@ async def receive_upload(
                             pending, pending_bytes = [], 0
             elif part.name in text_fields and part.name not in fields:
                 raw = b""
-                while chunk := await part.read_chunk(CHUNK):
+                while chunk := await pace.read(part.read_chunk(CHUNK)):
                     raw += chunk
+                    pace.check(len(raw) + size)
                     if len(raw) > MAX_TEXT_FIELD:
                         raise ApiError(400, "invalid_field", f"{part.name} is too long")
                 try:
@@ -173,7 +181,7 @@ async def receive_upload(
             await asyncio.to_thread(_sync_close, out)
             out = None
         ok = True
-    except ApiError:
+    except (ApiError, EdgeError):
         raise
     except (ValueError, AssertionError, ConnectionError, asyncio.IncompleteReadError, EOFError) as e:
         raise _malformed() from e
@@ -248,14 +256,15 @@ class EvidenceService:
         self.ledger = Ledger(pod.db.conn, pod.config.data_dir)
         self.store = EvidenceStore(pod.db.conn, self.ledger)
         self.presenting: dict[str, Presenting] = {}
-        self.locks: dict[str, asyncio.Lock] = {}
+        self.locks: LockTable[str] = LockTable()  # kept only while in use
+        self.altered: set[tuple[str, str]] = set()  # (exhibit, found sha256) already reported
 
     @property
     def court(self) -> Court:
         return self.pod.court
 
     def lock(self, hearing_id: str) -> asyncio.Lock:
-        return self.locks.setdefault(hearing_id, asyncio.Lock())
+        return self.locks[hearing_id]
 
     async def all_exhibits(self, hearing_id: str) -> list[Exhibit]:
         return await self.pod.db.run(self.store.list, hearing_id)
@@ -502,16 +511,25 @@ async def download(request: web.Request) -> web.StreamResponse:
     _require_sees(actor, hearing)
     exhibit = await service.get(hearing.id, request.match_info["exhibit_id"])
     path = file_path(service.pod.config.data_dir, exhibit.sha256)
-    if not await asyncio.to_thread(path.exists):
-        raise ApiError(410, "gone", "the exhibit's file is missing from this pod")
-    return web.FileResponse(path, headers={
-        "Content-Type": exhibit.media_type,
-        "Content-Disposition": content_disposition(exhibit.filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "sandbox",
-        "ETag": f'"{exhibit.sha256}"',
-        "Cache-Control": "private, max-age=3600",
-    })
+    try:
+        return await checked(request, path, exhibit.sha256, {
+            "Content-Type": exhibit.media_type,
+            "Content-Disposition": content_disposition(exhibit.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, max-age=3600",
+        })
+    except FileNotFoundError:
+        raise ApiError(410, "gone", "the exhibit's file is missing from this pod") from None
+    except ChangedFile as exc:
+        # Once per changed file and process: the court is told, the log is not flooded.
+        if (exhibit.id, exc.actual) not in service.altered:
+            service.altered.add((exhibit.id, exc.actual))
+            log.error("exhibit %s of hearing %s was changed on disk: %s", exhibit.id, hearing.id, exc)
+            await service.court.record_event(hearing.id, "evidence.altered", "system", exhibit.id,
+                                             label=exhibit.label, expected_sha256=exc.expected, actual_sha256=exc.actual)
+        raise ApiError(409, "exhibit_altered", f"{exhibit.label}'s file no longer has its deposited SHA-256; "
+                       "the court has been told") from None
 
 
 async def _in_hearing(service: EvidenceService, actor: Actor, hearing: Hearing) -> None:

@@ -69,6 +69,21 @@ class Session:
             except (ConnectionResetError, RuntimeError):
                 return
 
+    async def yield_to_writer(self, timeout: float = 5.0) -> None:
+        """Called by the reader after each message. Messages that are already buffered are
+        read without the loop ever switching, so the writer would not run during a burst and
+        the client's own answers would overflow its outbox. Let it run; past half an outbox,
+        read no more until the answers are out (a client that does not read them is closed
+        by `send` when the outbox is full, as before)."""
+        await asyncio.sleep(0)
+        if self.outbox.qsize() <= OUTBOX // 2:
+            return
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.outbox.qsize() > OUTBOX // 4 and not self.closing and not self.ws.closed:
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.005)
+
     def stop_writer(self) -> None:
         self.closing = True
         try:
@@ -124,7 +139,7 @@ class Hub:
         await self._on_change(Change(hearing, people, [], "refresh"))
 
     def current(self, hearing_id: str, participant_id: str) -> Session | None:
-        return self.sessions[hearing_id].get(participant_id)
+        return self.sessions.get(hearing_id, {}).get(participant_id)
 
     def register(self, session: Session) -> Session | None:
         """Make `session` the participant's socket; returns the one it replaces (a reload)."""
@@ -135,10 +150,12 @@ class Hub:
 
     def unregister(self, session: Session) -> bool:
         """True when this was still the participant's current socket."""
-        group = self.sessions[session.participant.hearing_id]
+        group = self.sessions.get(session.participant.hearing_id, {})
         session.stop_writer()
         if group.get(session.id) is session:
             del group[session.id]
+            if not group:  # the hearing's last socket: nothing of it stays here
+                self.sessions.pop(session.participant.hearing_id, None)
             return True
         return False
 

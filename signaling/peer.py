@@ -29,6 +29,7 @@ from courtroom.roles import Permission, may
 from .receiver import ask_for_opus_fec, take_over_track
 from .room import Downlink, MediaRoom
 from .sdp import SdpError, announce_address, check_offer
+from .validation import EdgeError, check_candidate
 
 log = logging.getLogger("courtroom.peer")
 
@@ -86,21 +87,21 @@ class PeerSession:
             return text
 
     async def add_candidate(self, message: dict[str, Any]) -> None:
-        candidate = message.get("candidate")
-        if candidate in (None, ""):
+        try:
+            checked = check_candidate(message)  # the grammar, at the edge
+        except EdgeError as exc:
+            raise SdpError(exc.message) from None
+        if checked is None:
             return  # end of candidates
-        if not isinstance(candidate, str) or len(candidate) > 1024:
-            raise SdpError("candidate must be a string")
         if self.pc is None or self.pc.remoteDescription is None:
             raise SdpError("send the offer before its candidates")
-        text = candidate[len("candidate:"):] if candidate.startswith("candidate:") else candidate
         try:
-            parsed = candidate_from_sdp(text)
-        except (ValueError, IndexError) as exc:
+            parsed = candidate_from_sdp(checked.text)
+            parsed.sdpMid = checked.sdp_mid
+            parsed.sdpMLineIndex = checked.sdp_mline_index
+            await self.pc.addIceCandidate(parsed)
+        except (ValueError, IndexError, AssertionError) as exc:
             raise SdpError(f"bad candidate: {exc}") from None
-        parsed.sdpMid = message.get("sdpMid")
-        parsed.sdpMLineIndex = message.get("sdpMLineIndex")
-        await self.pc.addIceCandidate(parsed)
 
     def _new_pc(self) -> RTCPeerConnection:
         pc = RTCPeerConnection(rtc_configuration(self.config))

@@ -102,6 +102,8 @@ async def public_file(request: web.Request) -> web.StreamResponse:
         raise ApiError(404, "not_found", "no such file")
     if kind == "replay" and hearing.state is not HearingState.CLOSED:
         raise ApiError(404, "not_found", "the replay is available once the hearing closes")
+    if kind == "live" and _live_over(request, hearing):
+        raise ApiError(404, "not_found", "the hearing is closed: watch the replay")
     path = hearing_dir(pod_of(request).court, hearing.id) / kind / name
     if not path.is_file():
         return await _replay_from_bucket(request, hearing, kind, name)
@@ -110,6 +112,14 @@ async def public_file(request: web.Request) -> web.StreamResponse:
     if content_type:
         headers["Content-Type"] = content_type
     return web.FileResponse(path, headers=headers)
+
+
+def _live_over(request: web.Request, hearing: Hearing) -> bool:
+    """A closed hearing's live stream is gone once the viewers behind the delay have seen its end."""
+    if hearing.state is not HearingState.CLOSED:
+        return False
+    court = pod_of(request).court
+    return court.hearing_time(hearing) - (hearing.closed_at or 0.0) > court.config.broadcast_delay
 
 
 async def _replay_from_bucket(request: web.Request, hearing: Hearing, kind: str, name: str) -> web.Response:

@@ -14,6 +14,7 @@ from courtroom.procedure import HearingState
 
 from .archiver import Archiver
 from .recording import HearingRecording
+from .recording_health import RecordingHealth
 from .room import MediaRoom
 from .rooms import RoomManager
 
@@ -21,11 +22,13 @@ log = logging.getLogger("courtroom.recorders")
 
 
 class Recorders:
-    def __init__(self, court: Court, rooms: RoomManager, archiver: Archiver | None = None) -> None:
+    def __init__(self, court: Court, rooms: RoomManager, archiver: Archiver | None = None,
+                 health: RecordingHealth | None = None) -> None:
         self.court = court
         self.archiver = archiver
         self.ledger = Ledger(court.db.conn, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
+        self.health = health
         rooms.on_start.append(self._started)
         rooms.on_update.append(self._updated)
         rooms.on_stop.append(self._stopped)
@@ -53,6 +56,9 @@ class Recorders:
         recording = self.recordings.pop(room.hearing.id, None)
         if recording is None:
             return
+        if self.health is not None:
+            await self.health.check(room.hearing.id, recording)  # what was lost since the last check is told too
+            self.health.forget(room.hearing.id)
         if room.hearing.state is HearingState.CLOSED:
             # Three tracked effects of the close, after the answer: each records done or
             # failed, and a failed one does not skip the next (the deposit takes whatever

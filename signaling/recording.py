@@ -183,6 +183,22 @@ class HearingRecording:
         self.public_line = DelayLine(config.broadcast_delay, fps, slate=slate, on_air=False)
         self.public = Pump(self.public_line, writer, name="recorder-public")
 
+    async def stop_for_disk(self, reason: str) -> bool:
+        """Stop recording cleanly (the archive part and the live stream are finalised off the
+        loop) and record no more in this hearing: True the first time."""
+        async with self._lock:
+            if self.refused is not None or self.closing:
+                return False
+            self.refused = reason
+            pumps, self.archive, self.public = (self.archive, self.public), None, None
+        for pump in pumps:
+            if pump is not None:
+                try:
+                    await asyncio.to_thread(pump.close, 30.0)
+                except Exception:  # noqa: BLE001 - what was written stays playable; the court is told anyway
+                    log.exception("closing a recording for lack of disk failed")
+        return True
+
     def public_segments(self) -> int:
         """Finished segments of the live stream so far."""
         if self.public is not None and isinstance(self.public.sink, HlsWriter):

@@ -451,7 +451,9 @@ class MediaRoom:
 
     def _views_needed(self) -> set[str]:
         views = {d.view for d in self.downlinks.values() if self._receives(d.participant_id)}
-        if self.sinks:
+        # With no media peer at all nothing is composed or encoded, not even for the record: the
+        # picture would be empty seats. The first peer back asks for a keyframe (add_downlink).
+        if self.sinks and (self.downlinks or self.uplinks):
             views.add(MAIN)
             views.add(self.public_view())
         return views

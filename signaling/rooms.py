@@ -16,6 +16,7 @@ from courtroom.postgres import DatabaseUnavailable
 from courtroom.procedure import LIVE
 
 from .hub import Hub
+from .memory import MemoryTrim
 from .room import MediaRoom, SpeechSink
 
 log = logging.getLogger("courtroom.rooms")
@@ -31,6 +32,7 @@ class RoomManager:
         self.on_start: list[RoomHook] = []  # the recorder attaches here
         self.on_update: list[RoomHook] = []  # after each change of the hearing
         self.on_stop: list[RoomHook] = []
+        self.trim = MemoryTrim()  # a hearing's freed memory goes back to the system
         self.hub: Hub | None = None  # told when the picture's layout changes outside a state change
         config = court.config
         self.leases = Leases(court.db.conn, config.pod_name, config.lease_seconds)
@@ -136,6 +138,7 @@ class RoomManager:
             except Exception:  # noqa: BLE001 - the room must stop even if a hook fails
                 log.exception("a room stop hook failed")
         await room.stop()
+        self.trim.schedule()
         if release:
             try:
                 await self.court.db.run(self.leases.release, hearing_id)
@@ -145,6 +148,7 @@ class RoomManager:
     async def close(self) -> None:
         for hearing_id in list(self.rooms):
             await self.stop(hearing_id)
+        await self.trim.close()
         if self._renewer is not None:
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

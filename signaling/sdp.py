@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 MAX_SDP_BYTES = 64 * 1024
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # all but tab, CR, LF
 
 
 class SdpError(ValueError):
@@ -17,6 +19,8 @@ def check_offer(sdp: object) -> str:
         raise SdpError("sdp must be a non-empty string")
     if len(sdp) > MAX_SDP_BYTES:
         raise SdpError(f"sdp is larger than {MAX_SDP_BYTES} bytes")
+    if _CONTROL.search(sdp):
+        raise SdpError("sdp contains control characters")
     if not sdp.startswith("v=0"):
         raise SdpError("sdp must start with v=0")
     if "\nm=" not in sdp:

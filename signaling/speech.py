@@ -3,19 +3,29 @@
 The media room pushes each speaker's in-session, unmuted audio into that speaker's stream;
 results come back on the event loop. A final segment is stored first and shown second, so
 nothing that was shown is lost in a crash. Partials are shown and never stored.
+
+Two engines, one record: when the record engine's reading of a whole turn arrives, it
+replaces the turn's live segments (`TranscriptService.replace_with_reading`) and the changed
+segments are shown again under their ids. Its prompt carries the hearing's own words.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from asr.pipeline import OverloadReport, SpeakerResult, Transcriber
+from asr.pipeline import OverloadReport, SpeakerResult, SpeakerStream, Transcriber
+from asr.prompt import hearing_vocabulary
+from courtroom.config import Config
 from courtroom.court import Court
 from courtroom.participants import Participant
-from courtroom.transcript import TranscriptService
+from courtroom.procedure import ActionRefused
+from courtroom.transcript import Segment, TranscriptService
+from courtroom.vocabulary import court_vocabulary
 
 from .hub import Hub
 from .metrics import Metrics
@@ -29,7 +39,8 @@ class Speech:
     """The `SpeechSink` of every media room in this pod."""
 
     def __init__(self, court: Court, hub: Hub, rooms: RoomManager, transcript: TranscriptService,
-                 transcriber: Transcriber, metrics: Metrics, engine_name: str) -> None:
+                 transcriber: Transcriber, metrics: Metrics, engine_name: str,
+                 config: Config | None = None) -> None:
         self.court = court
         self.rooms = rooms
         self.hub = hub
@@ -40,18 +51,105 @@ class Speech:
         self._speakers: dict[str, Participant] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._overloaded: set[str] = set()
+        self._open: dict[str, int] = {}  # open recognizer streams per speaker
         transcriber.on_overload = self._overload_from_thread
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.language = (config.asr_language or config.language) if config is not None else ""
+        self.vocabulary = court_vocabulary(self.language, config.asr_vocabulary if config is not None else None)
+        # the hearing's exhibit labels (set by the app: evidence lives in its own service)
+        self.exhibit_labels: Callable[[str], Awaitable[list[str]]] | None = None
+        self.record_engine = f"{transcriber.record.engine.name}-record" if transcriber.record is not None else ""
+        # live finals being stored, by (participant, stream, turn), until the turn's reading
+        self._turns: dict[tuple[str, int, int], list[asyncio.Task[Segment | None]]] = {}
+        self._generation = 0
+        self._streams: dict[str, list[SpeakerStream]] = {}
 
     def open_speaker(self, participant: Participant) -> SpeechStream:
         self._loop = asyncio.get_running_loop()
         self._speakers[participant.id] = participant
-        return self.transcriber.open_speaker(participant.id, self._on_result, self._loop)
+        self._generation += 1
+        generation = self._generation
+
+        def on_result(result: SpeakerResult) -> None:
+            self._on_result(result, generation)
+
+        stream = self.transcriber.open_speaker(participant.id, on_result, self._loop)
+        streams = self._streams.setdefault(participant.hearing_id, [])
+        streams[:] = [s for s in streams if not s.closed.done()] + [stream]
+        self._spawn(self._update_vocabulary(participant.hearing_id))
+        self._open[participant.id] = self._open.get(participant.id, 0) + 1
+        loop = self._loop
+
+        # Forgotten once its last stream has delivered its last result (never before: a
+        # closing stream still flushes a final segment).
+        def released(_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone at shutdown: nothing to free
+                loop.call_soon_threadsafe(self._release, participant.id, participant.hearing_id)
+
+        stream.closed.add_done_callback(released)
+        return stream
+
+    def _release(self, participant_id: str, hearing_id: str) -> None:
+        streams = [s for s in self._streams.get(hearing_id, []) if not s.closed.done()]
+        if streams:
+            self._streams[hearing_id] = streams
+        else:
+            self._streams.pop(hearing_id, None)
+        left = self._open.get(participant_id, 1) - 1
+        if left > 0:
+            self._open[participant_id] = left
+            return
+        self._open.pop(participant_id, None)
+        self._speakers.pop(participant_id, None)
+        self._overloaded.discard(participant_id)
+
+    async def _update_vocabulary(self, hearing_id: str) -> None:
+        """The record engine's words for this hearing, given to each of its speakers: names,
+        case number and title, exhibits, the court's vocabulary (refreshed when one joins)."""
+        if self.transcriber.record is None:
+            return
+        try:
+            hearing = await self.court.get_hearing(hearing_id)
+            people = await self.court.participants(hearing_id)
+            exhibits = await self.exhibit_labels(hearing_id) if self.exhibit_labels is not None else []
+        except Exception:  # noqa: BLE001 - the plain prompt still works
+            log.exception("reading the hearing's words failed")
+            return
+        words = hearing_vocabulary(
+            self.language, [p.name for p in people], hearing.case_number, hearing.title, exhibits, self.vocabulary,
+        )
+        for stream in self._streams.get(hearing_id, []):
+            stream.vocabulary = words
+
+    async def readings_done(self, timeout: float = 60.0) -> bool:
+        """Wait (off the loop) until the record engine has read every turn handed to it, and
+        the replacements are stored: for closing a hearing's record (finishing)."""
+        reader = self.transcriber.record
+        if reader is None:
+            return True
+        done = await asyncio.to_thread(reader.wait_idle, timeout)
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+        return done
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # results, on the event loop
-    def _on_result(self, result: SpeakerResult) -> None:
+    def _on_result(self, result: SpeakerResult, generation: int = 0) -> None:
         p = self._speakers.get(result.participant_id)
         if p is None:
+            return
+        key = (p.id, generation, result.turn)
+        if result.source == "record":
+            self._spawn(self._replace_turn(p, key, result))
+            return
+        if result.source == "deferred":
+            self._spawn(self._mark_deferred(p, key))
             return
         if not result.final:
             self._show(p, {
@@ -60,11 +158,13 @@ class Speech:
             })
             return
         self.metrics.inc("courtroom_asr_finals_total", engine=self.engine_name)
-        task = asyncio.create_task(self._store_and_show(p, result))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = self._spawn(self._store_and_show(p, result))
+        if self.transcriber.record is not None:
+            self._turns.setdefault(key, []).append(task)
+            while len(self._turns) > 1000:  # a turn whose reading never came (too long to read)
+                self._turns.pop(next(iter(self._turns)))
 
-    async def _store_and_show(self, p: Participant, result: SpeakerResult) -> None:
+    async def _store_and_show(self, p: Participant, result: SpeakerResult) -> Segment | None:
         try:
             segment = await self.transcript.add_final(
                 p.hearing_id, p.id, result.text, result.start, result.end,
@@ -72,9 +172,44 @@ class Speech:
             )
         except Exception:  # noqa: BLE001 - a refused segment (sealed record) must not end the stream
             log.exception("storing a final segment failed")
-            return
+            return None
         if segment is not None:
             self._show(p, segment.to_message())
+        return segment
+
+    async def _turn_segments(self, key: tuple[str, int, int], keep: bool) -> list[int]:
+        tasks = self._turns.get(key, []) if keep else self._turns.pop(key, [])
+        stored = await asyncio.gather(*tasks, return_exceptions=True)
+        return [s.id for s in stored if isinstance(s, Segment)]
+
+    async def _replace_turn(self, p: Participant, key: tuple[str, int, int], result: SpeakerResult) -> None:
+        """The record engine's reading of a whole turn takes the place of its live segments."""
+        ids = await self._turn_segments(key, keep=False)
+        if not ids or not result.text.strip():
+            return  # nothing read (noise, an echo dropped): the live text stays
+        try:
+            changed = await self.transcript.replace_with_reading(
+                p.hearing_id, ids, result.text, result.start, result.end,
+                [asdict(w) for w in result.words], self.record_engine,
+            )
+        except ActionRefused as refused:  # sealed meanwhile: the record stays as confirmed
+            log.warning("the record engine's reading of a turn of %s was not applied: %s", p.id, refused.message)
+            return
+        except Exception:  # noqa: BLE001 - the live text stays in the record
+            log.exception("replacing a turn with the record engine's reading failed")
+            return
+        if changed:
+            self.metrics.inc("courtroom_asr_record_readings_total")
+        for segment in changed:
+            self._show(p, segment.to_message())
+
+    async def _mark_deferred(self, p: Participant, key: tuple[str, int, int]) -> None:
+        """The record engine was behind: the turn keeps its live text for now, marked in the
+        events, and is read when the speaker's stream closes."""
+        ids = await self._turn_segments(key, keep=True)
+        self.metrics.inc("courtroom_asr_record_deferred_total")
+        if ids:
+            await self.court.record_event(p.hearing_id, "asr.reread_pending", "system", p.id, segments=ids)
 
     def _show(self, p: Participant, segment: dict[str, Any]) -> None:
         hearing_state = self._state_of(p.hearing_id)
@@ -120,6 +255,10 @@ class Speech:
             p.hearing_id, "asr.overload" if report.overloaded else "asr.recovered", "system", p.id,
             dropped_seconds=round(report.dropped_seconds, 2), backlog_seconds=round(report.backlog_seconds, 2),
         )
+
+    def held(self) -> dict[str, int]:
+        return {"speech_speakers": len(self._speakers), "speech_open": len(self._open),
+                "speech_hearings": len(self._streams)}
 
     def gauges(self) -> list[tuple[str, str, dict[str, str], float]]:
         stats = self.transcriber.stats()

@@ -17,6 +17,7 @@ from .access import caller, require_hearing
 from .disclose import disclosure_for
 from .errors import ApiError, read_json
 from .pod import HUB, POD, pod_of
+from .validation import bounded_int
 
 TRANSCRIPT = web.AppKey("transcript", TranscriptService)
 
@@ -54,10 +55,7 @@ async def _reader(request: web.Request) -> tuple[TranscriptService, Actor, str, 
 
 
 def _segment_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["segment_id"])
-    except ValueError:
-        raise ApiError(400, "invalid_segment", "a segment id is an integer") from None
+    return bounded_int(request.match_info["segment_id"], "a segment id", 0, code="invalid_segment")
 
 
 async def get_transcript(request: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -11,6 +10,7 @@ from aiohttp import WSMsgType, web
 from courtroom.auth import AuthError
 from courtroom.court import Actor
 from courtroom.disclosure import Viewer
+from courtroom.ratelimit import RateLimiter
 
 from .errors import ApiError, classify
 from .hub import Hub, Session
@@ -19,11 +19,14 @@ from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
 from .sdp import SdpError, check_offer
 from .transcript_api import TRANSCRIPT
+from .validation import EdgeError, credential_text, parse_json
 
 log = logging.getLogger("courtroom.ws")
 
 # aiohttp closes the socket above this; below it, our own limit answers with an error.
 TRANSPORT_LIMIT = 4 * 1024 * 1024
+# Actions write events: a burst of 30, then 5 a second, per participant (across reconnects).
+ACTIONS_PER_PARTICIPANT = RateLimiter(burst=30, per_second=5.0)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -33,7 +36,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     token = request.query.get("token", "")
     if not token:
         raise ApiError(401, "unauthorized", "connect with /ws?token=JOIN_TOKEN")
-    hearing, participant = await pod.court.authenticate(token)  # 401 before the upgrade
+    hearing, participant = await pod.court.authenticate(credential_text(token))  # 401 before the upgrade
 
     ws = web.WebSocketResponse(max_msg_size=TRANSPORT_LIMIT, heartbeat=20.0)
     await ws.prepare(request)
@@ -54,6 +57,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 session.error("bad_message", "messages are JSON text")
             elif msg.type == WSMsgType.ERROR:
                 break
+            await session.yield_to_writer()
+    except Exception:  # noqa: BLE001 - past the upgrade no HTTP answer can be written: close the socket
+        log.exception("the socket of %s failed", participant.id)
+        await ws.close(code=1011, message=b"internal")
     finally:
         current = hub.unregister(session)
         await _close_peer(session)
@@ -84,13 +91,11 @@ async def _close_peer(session: Session) -> None:
 
 
 async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str, hub: Hub) -> None:
-    if len(text.encode("utf-8")) > pod.config.max_ws_message_bytes:
-        session.error("too_large", f"a message may be at most {pod.config.max_ws_message_bytes} bytes")
-        return
     try:
-        message = json.loads(text)
-    except json.JSONDecodeError:
-        session.error("malformed_json", "the message is not valid JSON")
+        message = parse_json(text, pod.config.max_ws_message_bytes)  # the same checks as HTTP bodies
+    except EdgeError as exc:
+        session.error(exc.code, exc.message if exc.code != "too_large" else
+                      f"a message may be at most {pod.config.max_ws_message_bytes} bytes")
         return
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         session.error("bad_message", "a message is a JSON object with a type")
@@ -104,6 +109,9 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
                 raise SdpError("send the offer before its candidates")
             await session.peer.add_candidate(message)
         elif kind == "action":
+            if not ACTIONS_PER_PARTICIPANT.allow(session.id):
+                session.error("rate_limited", "too many actions: wait a moment")
+                return
             await _action(pod, session, message)
         elif kind == "ping":
             session.send({"type": "pong", "t": message.get("t")})
@@ -115,6 +123,8 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:
         session.error("bad_sdp", str(exc))
+    except EdgeError as exc:
+        session.error(exc.code, exc.message)
     except AuthError as exc:
         session.error(exc.code, exc.message)
     except Exception as exc:  # noqa: BLE001 - the edge: an error message, the socket lives on

@@ -247,7 +247,8 @@ async def test_captions_correction_and_public_broadcast(server_factory: Any, api
     The judge puts the hearing on air: a viewer finds it in the gallery and the player plays the
     delayed HLS stream. After closing, the replay plays with the transcript beside it: a click
     on a line seeks the video, the search box finds the corrected words."""
-    server = await server_factory(*SERVER_ARGS, "--broadcast-delay", "2", asr_engine="vosk")
+    server = await server_factory(*SERVER_ARGS, "--broadcast-delay", "2", "--asr-language", "ko",
+                                  "--record-engine", "off", asr_engine="vosk")
     api = api_factory(server)
     hearing, (judge, plaintiff) = await api.hearing_with(
         ("judge", "王法官"), ("plaintiff", "张三"), title="公开审理的借款纠纷", public=True,

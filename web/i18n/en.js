@@ -578,4 +578,8 @@ export default {
   'identity.id_type.taiwan_permit': 'Taiwan permit',
   'identity.id_type.foreign_permanent_residence': 'Foreign permanent residence ID',
   'identity.id_type.other': 'Other ID',
+  'notice_code.recording_dropped': 'The recording fell behind: some media was not recorded.',
+  'notice_code.recording_error': 'The recording failed: later media is not recorded.',
+  'notice_code.disk_low': 'Disk space is running low: the recording stops below the floor.',
+  'notice_code.recording_stopped': 'Disk space ran out: the recording stopped; what was recorded is kept.',
 };

@@ -578,4 +578,8 @@ export default {
   'identity.id_type.taiwan_permit': '台湾居民来往大陆通行证',
   'identity.id_type.foreign_permanent_residence': '外国人永久居留身份证',
   'identity.id_type.other': '其他证件',
+  'notice_code.recording_dropped': '录制积压，部分音视频未能录入。',
+  'notice_code.recording_error': '录制写入失败，此后的音视频未能录入。',
+  'notice_code.disk_low': '磁盘空间不足，低于下限时录制将停止。',
+  'notice_code.recording_stopped': '磁盘空间不足，录制已停止，已录部分完好保存。',
 };

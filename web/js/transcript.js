@@ -60,6 +60,11 @@ export class TranscriptView {
     if (!segment || segment.id === undefined || segment.id === null) return;
     const id = String(segment.id);
     const previous = this.segments.get(id);
+    // A final sent again with no text was merged into its turn's first line by the record engine.
+    if (segment.final && !segment.text) {
+      this._drop(id);
+      return;
+    }
     // A late partial never overwrites its final text.
     if (previous && previous.final && !segment.final) return;
     // A speaker's final line takes the place of that speaker's partial one.
