@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx)
+DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx libopus0)
 # npm fetches the pinned browser libraries once (scripts/vendor_js.sh); any npm will do.
 command -v npm >/dev/null || DEBIAN_PACKAGES+=(npm)
 missing=()

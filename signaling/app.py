@@ -19,6 +19,7 @@ from .errors import error_middleware
 from .evidence_api import EVIDENCE
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .latency import latency_gauges
 from .network import NetworkMonitor
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
@@ -64,6 +65,7 @@ def create_app(config: Config) -> web.Application:
     pod.services["network"] = network
     pod.metrics.collector(network.gauges)
     app.cleanup_ctx.append(_network)
+    pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: held_gauges(app))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
