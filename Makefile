@@ -3,14 +3,19 @@ PY := .venv/bin/python
 DATA ?= ./data
 HOST ?= 127.0.0.1
 PORT ?= 8080
+ARGS ?=
 
 .PHONY: setup run test lint bench clean court court-down
 
 setup:
 	@bash scripts/setup.sh
 
+# On an address other than loopback, browsers give the camera only to HTTPS: a self-signed
+# certificate is made once in $(DATA)/tls (pass TLS="--tls-cert F --tls-key K" for a real one).
 run: setup
-	$(PY) -m courtroom serve --host $(HOST) --port $(PORT) --data $(DATA) --demo
+	@case "$(HOST)" in 127.0.0.1|localhost|::1) tls="$(TLS)" ;; \
+	  *) tls="$(TLS)"; [ -n "$$tls" ] || tls="$$($(PY) -m courtroom tls self-signed --data $(DATA) --host $(HOST) --port $(PORT))" || exit 1 ;; esac; \
+	  set -x; $(PY) -m courtroom serve --host $(HOST) --port $(PORT) --data $(DATA) --demo $$tls $(ARGS)
 
 test: setup
 	$(PY) -m pytest -q tests

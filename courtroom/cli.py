@@ -13,6 +13,7 @@ from typing import Any
 
 from . import ledger_cli
 from .config import Config, IceServer, court_tz, load_file
+from .turn import check_url
 
 DEFAULT_DATA = os.environ.get("COURTROOM_DATA", "./data")
 
@@ -52,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a STUN/TURN server for the peers (repeatable); none by default")
     serve.add_argument("--ice-address", action="append", default=None, metavar="IP",
                        help="offer ICE host candidates only on this address (repeatable), e.g. 127.0.0.1")
+    serve.add_argument("--turn-secret", default=None, metavar="SECRET",
+                       help="coturn's static-auth-secret (use-auth-secret): browsers get short-lived TURN "
+                       "credentials; or set COURTROOM_TURN_SECRET")
+    serve.add_argument("--turn-url", action="append", default=None, metavar="URL",
+                       help="a TURN URL handed to browsers with those credentials (repeatable), e.g. "
+                       "turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp")
+    serve.add_argument("--tls-cert", default=None, metavar="FILE",
+                       help="serve HTTPS with this PEM certificate (chain); browsers need HTTPS for cameras")
+    serve.add_argument("--tls-key", default=None, metavar="FILE", help="the certificate's PEM private key")
     serve.add_argument("--public-ip", default=None, help="the address announced to browsers when behind 1:1 NAT")
     serve.add_argument("--video-size", default=None, metavar="WxH", help="the courtroom picture (default 1280x720)")
     serve.add_argument("--fps", type=int, default=None, help="frames per second of the picture (default 15)")
@@ -91,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--public", action="store_true", help="a public hearing (may be broadcast)")
     create.add_argument("--participant", action="append", default=[], metavar="ROLE:NAME[:SIDE]",
                         help="invite a participant, e.g. judge:王法官 or agent:李律师:plaintiff (repeatable)")
+    tls = sub.add_parser("tls", help="HTTPS certificates")
+    tsub = tls.add_subparsers(dest="tls_command", required=True, metavar="ACTION")
+    selfsigned = tsub.add_parser("self-signed", help="make DIR/tls/cert.pem and key.pem once for these hosts; "
+                                 "prints the serve flags that use them")
+    _add_data(selfsigned)
+    selfsigned.add_argument("--host", action="append", required=True,
+                            help="a name or address browsers use (repeatable); 0.0.0.0 means every address of this machine")
+    selfsigned.add_argument("--port", type=_port, default=8080, help="the port (for --public-url)")
     lst = hsub.add_parser("list", help="list hearings with their participants and join links (JSON)")
     _add_data(lst)
     ledger_cli.add_parsers(sub, hsub)
@@ -123,6 +141,17 @@ def config_from(args: argparse.Namespace) -> Config:
         values["ice_servers"] = tuple(IceServer.parse(s) for s in args.ice_server)
     if getattr(args, "ice_address", None):
         values["ice_addresses"] = tuple(args.ice_address)
+    if getattr(args, "turn_url", None):
+        values["turn_urls"] = tuple(check_url(u) for u in args.turn_url)
+    secret = getattr(args, "turn_secret", None) or os.environ.get("COURTROOM_TURN_SECRET")
+    if secret:
+        values["turn_secret"] = secret
+    if values.get("turn_urls") and not values.get("turn_secret"):
+        raise ValueError("--turn-url needs the shared secret: --turn-secret or COURTROOM_TURN_SECRET")
+    if getattr(args, "tls_cert", None) or getattr(args, "tls_key", None):
+        if not (args.tls_cert and args.tls_key):
+            raise ValueError("HTTPS needs both --tls-cert and --tls-key")
+        values["tls_cert"], values["tls_key"] = Path(args.tls_cert), Path(args.tls_key)
     if getattr(args, "video_size", None):
         w, _, h = args.video_size.lower().partition("x")
         values["video_width"], values["video_height"] = int(w), int(h)
@@ -149,6 +178,10 @@ def _main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("aioice").setLevel(logging.WARNING)
         return serve(config, demo=args.demo)
+    if args.command == "tls":
+        from .tls_cli import self_signed_command
+
+        return self_signed_command(config, args.host, args.port)
     handled = ledger_cli.run(args)
     if handled is not None:
         return handled

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .turn import check_url
+
 
 @dataclass(frozen=True)
 class IceServer:
@@ -35,13 +37,19 @@ class Config:
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = 8080
-    public_url: str = ""  # base of join links; default http://host:port
+    public_url: str = ""  # base of join links; default http(s)://host:port
+    tls_cert: Path | None = None  # PEM certificate (chain): serve HTTPS
+    tls_key: Path | None = None  # its PEM private key
     court_name: str = ""  # default: the court's name in its language (courtroom.language)
     language: str = "zh"  # the court's language: labels, slates, chapters, events, pages, speech engines (zh | en)
     # WebRTC
     ice_servers: tuple[IceServer, ...] = ()  # none by default: no third-party STUN server
     public_ip: str | None = None  # announced in host candidates when behind 1:1 NAT
     ice_addresses: tuple[str, ...] = ()  # gather host candidates only here (default: all but loopback)
+    # TURN for browsers (coturn's use-auth-secret): each socket gets fresh credentials for these URLs
+    turn_secret: str = ""  # coturn's static-auth-secret; also $COURTROOM_TURN_SECRET
+    turn_urls: tuple[str, ...] = ()  # e.g. turn:turn.example.org:3478?transport=udp, turns:turn.example.org:443?transport=tcp
+    turn_ttl_seconds: float = 24 * 3600.0  # covers a hearing day: coturn checks it again on each refresh
     # The courtroom picture
     video_width: int = 1280
     video_height: int = 720
@@ -113,7 +121,8 @@ class Config:
 
     @property
     def base_url(self) -> str:
-        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return self.public_url.rstrip("/") or f"{scheme}://{self.host}:{self.port}"
 
     @property
     def recordings(self) -> Path:
@@ -148,13 +157,15 @@ def load_file(path: Path) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown configuration keys in {path}: {', '.join(sorted(unknown))}")
     values: dict[str, Any] = dict(raw)
-    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir", "record_model"):
+    for key in ("data_dir", "asr_model", "recordings_dir", "face_model_dir", "record_model", "tls_cert", "tls_key"):
         if key in values and values[key] is not None:
             values[key] = Path(values[key])
     if "asr_vocabulary" in values and values["asr_vocabulary"] is not None:
         values["asr_vocabulary"] = tuple(str(w) for w in values["asr_vocabulary"])
     if "ice_addresses" in values:
         values["ice_addresses"] = tuple(values["ice_addresses"])
+    if "turn_urls" in values:
+        values["turn_urls"] = tuple(check_url(u) for u in values["turn_urls"])
     if "identity_required_roles" in values:
         values["identity_required_roles"] = tuple(values["identity_required_roles"])
     if "ice_servers" in values:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from .config import Config
@@ -46,6 +47,16 @@ def serve(config: Config, demo: bool = False) -> int:
     from asr.models import ModelError
     from signaling.app import create_app
 
+    ssl_context = None
+    if config.tls_cert is not None and config.tls_key is not None:
+        from .tls import TlsError, server_context
+
+        try:
+            ssl_context = server_context(config.tls_cert, config.tls_key)
+        except TlsError as exc:
+            log.error("%s", exc)
+            print(f"courtroom: cannot serve HTTPS: {exc}", file=sys.stderr, flush=True)
+            return 2
     from .blobs import BlobError
     from .postgres import DatabaseUnavailable
 
@@ -79,7 +90,8 @@ def serve(config: Config, demo: bool = False) -> int:
             print(f"  clerk's desk {config.base_url}/clerk (key: {key_location(config)})\n", flush=True)
 
         app.on_startup.append(make_demo)
-    log.info("courtroom pod on http://%s:%d, data in %s", config.host, config.port, config.data_dir)
+    scheme = "https" if ssl_context else "http"
+    log.info("courtroom pod on %s://%s:%d, data in %s", scheme, config.host, config.port, config.data_dir)
     from signaling.accesslog import AccessLogger
 
     web.run_app(
@@ -89,6 +101,7 @@ def serve(config: Config, demo: bool = False) -> int:
         print=None,
         handle_signals=True,
         access_log_class=AccessLogger,
+        ssl_context=ssl_context,
         keepalive_timeout=config.idle_timeout,  # also bounds a connection that never finishes its headers
         loop=asyncio.new_event_loop(),
     )

@@ -279,6 +279,7 @@ class Run:
             h["server_stats"] = _brief_stats(stats)
             h["recording_lag_s"] = report.find_number(stats, "record", "lag", without="hls") if stats else None
             h["hls_segment_lag_s"] = report.find_number(stats, "hls", "lag") if stats else None
+            h["server_share_ms"] = report.server_share(stats)
             per_hearing.append(h)
             worker.batches = worker.batches[-1:]  # later windows need only the last RTP snapshot
         pod = report.pod_window(per_hearing, fps, self.captions)
@@ -297,6 +298,7 @@ class Run:
             "fps_p50": pod["fps_p50"],
             "video_latency_ms": pod["video_latency_ms"],
             "audio_latency_ms": pod["audio_latency_ms"],
+            "server_share_ms": report.worst_server_share(per_hearing),
             "caption_delay_ms": pod["caption_delay_ms"],
             "server_idle_cpu_cores": idle_cpu,
             "server_cpu_cores_per_hearing": (

@@ -16,6 +16,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
+from signaling.receiver import AudioReceive, PlayoutTrack, take_over_track
+
 VideoCallback = Callable[[int, av.VideoFrame, float], None]
 AudioCallback = Callable[[int, np.ndarray, float], None]
 MessageCallback = Callable[[dict[str, Any], float], None]
@@ -40,6 +42,10 @@ class Participant:
     stream is its transceiver's position among those of its kind. `video_codec` ("h264",
     "vp8") limits what the video transceivers negotiate; a camera that sends pre-encoded
     H.264 packets needs "h264".
+
+    It receives through the pod's own receive path (signaling/receiver.py: frames released on
+    their marker bit, an adaptive audio jitter buffer played out every 20 ms), as a browser
+    uses its own rather than aiortc's.
     """
 
     def __init__(
@@ -152,6 +158,9 @@ class Participant:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             slot = self._slot_of(track)
+            path = take_over_track(pc, track)
+            if isinstance(path, AudioReceive):
+                track = PlayoutTrack(path, track)
             reader = self._read_video if track.kind == "video" else self._read_audio
             self._tasks.append(asyncio.create_task(reader(track, slot)))
 

@@ -197,9 +197,34 @@ def _lat(d: dict[str, Any] | None, keys: Sequence[str] = ("p50", "p95", "max")) 
     return "/".join(_fmt(d.get(k)) for k in keys)
 
 
+def server_share(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The pod's own share of the delay (GET /api/hearings/{id}/stats -> latency): from the last
+    packet of a camera frame (an audio packet) in to the first packet of the picture (mix)
+    that contains it handed to a participant's sender."""
+    latency = (stats or {}).get("latency")
+    if not isinstance(latency, dict):
+        return None
+    return {"video": latency.get("video_hold_ms"), "audio": latency.get("audio_hold_ms")}
+
+
+def worst_server_share(per_hearing: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Of every hearing, the one whose video share has the highest p95."""
+    shares = [h["server_share_ms"] for h in per_hearing if h.get("server_share_ms")]
+    if not shares:
+        return None
+    return max(shares, key=lambda s: (s.get("video") or {}).get("p95") or 0.0)
+
+
+def _share(share: dict[str, Any] | None) -> str:
+    if not share:
+        return "-"
+    return " ".join(_lat(share.get(kind), ("p50", "p95")) for kind in ("video", "audio"))
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     head = ["design", "hearings", "cpu cores", "cpu/hearing", "rss MB", "fps p50", "fps min",
-            "video ms p50/p95/max", "audio ms p50/p95/max", "caption ms p50/p95", "pkts lost", "gen cpu", "ok"]
+            "video ms p50/p95/max", "audio ms p50/p95/max", "caption ms p50/p95", "pkts lost", "gen cpu",
+            "server share ms video/audio p50/p95", "ok"]
     rows = [head]
     for run in runs:
         for step in run.get("steps", [run]):
@@ -212,6 +237,7 @@ def table(runs: list[dict[str, Any]]) -> str:
                 _lat(step["video_latency_ms"]), _lat(step["audio_latency_ms"]),
                 _lat(step.get("caption_delay_ms"), ("p50", "p95")), str(lost),
                 _fmt(step.get("generator", {}).get("cpu_cores"), 2),
+                _share(step.get("server_share_ms")),
                 "yes" if not step.get("broken_by") else "NO: " + "; ".join(step["broken_by"]),
             ])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

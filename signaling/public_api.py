@@ -65,7 +65,8 @@ def _describe(request: web.Request, h: Hearing) -> dict[str, Any]:
         "live": live,
         "replayable": replay,
         "broadcast_delay": pod_of(request).config.broadcast_delay,
-        "live_playlist": f"{base}/live/live.m3u8" if live else None,
+        # The master playlist: the picture and its captions (a WebVTT subtitles rendition).
+        "live_playlist": f"{base}/live/index.m3u8" if live else None,
         "live_captions": f"{base}/live/captions.json" if h.state in LIVE else None,
         "replay_mp4": f"{base}/replay/replay.mp4" if replay else None,
         "replay_playlist": f"{base}/replay/replay.m3u8" if replay else None,

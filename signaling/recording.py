@@ -37,8 +37,10 @@ from recorder import (
     read_start_hearing_time,
 )
 from recorder.chapters import chapter_titles, statement_titles
+from recorder.hls_subtitles import PublicCaptions, SubtitleRendition
 from recorder.slate import slate_lines
 
+from .public_captions import CaptionFollower
 from .room import MAIN, MediaRoom
 
 log = logging.getLogger("courtroom.recording")
@@ -66,6 +68,7 @@ class HearingRecording:
         # the replay is cut from it, never from the court's archive.
         self.public_archive: Pump | None = None
         self.public_line: DelayLine | None = None
+        self.caption_follower: CaptionFollower | None = None  # captions inside the live stream
         self.closing = False
         self.refused: str | None = None
         self._on_finished = on_finished
@@ -173,13 +176,19 @@ class HearingRecording:
         live = self.dir / "live"
         width, height, fps, extradata = self.room.width, self.room.height, self.room.fps, self.room.extradata()
 
+        captions = PublicCaptions()
+
         def prepare() -> tuple[Slate, HlsWriter]:
             shutil.rmtree(live, ignore_errors=True)  # a restart begins a fresh live stream
             live.mkdir(parents=True, exist_ok=True)
             slate = Slate.create(width, height, fps, slate_lines(config.language))
-            return slate, HlsWriter(live, width, height, fps, extradata, segment_seconds=config.hls_segment_seconds)
+            subtitles = SubtitleRendition(live, captions, config.picture_bitrate + 64000, width, height)
+            return slate, HlsWriter(live, width, height, fps, extradata, segment_seconds=config.hls_segment_seconds,
+                                    on_playlist=subtitles.on_playlist)
 
         slate, writer = await asyncio.to_thread(prepare)
+        self.caption_follower = CaptionFollower(self.court, self.hearing.id, captions)
+        self.caption_follower.start()
         self.public_line = DelayLine(config.broadcast_delay, fps, slate=slate, on_air=False)
         self.public = Pump(self.public_line, writer, name="recorder-public")
 
@@ -242,6 +251,8 @@ class HearingRecording:
                 await asyncio.to_thread(pump.close, 30.0)
             except Exception:  # noqa: BLE001 - what was written stays playable; say so and go on
                 log.exception("closing an archive failed")
+        if self.caption_follower is not None:
+            await self.caption_follower.stop()
         if public is not None:
             try:
                 await asyncio.to_thread(public.close, 30.0)

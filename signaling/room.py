@@ -31,11 +31,14 @@ from courtroom.participants import Participant, publishes, receives_hearing
 from courtroom.procedure import HearingState
 from courtroom.roles import Permission, may
 
+from .cadence import CameraCadence
 from .compositor import Compositor, Scene
 from .disguise import VoiceDisguise, swap_voices
 from .encoder import PictureEncoder
+from .latency import HoldTimes
 from .mixer import ActiveSpeaker, AudioMixer
 from .picture_layout import seats_of
+from .receiver import AudioReceive, ReceivePath, VideoReceive
 from .tracks import AUDIO_CHUNK, AUDIO_RATE, MixAudioTrack, PacketVideoTrack
 
 log = logging.getLogger("courtroom.room")
@@ -94,6 +97,10 @@ class Uplink:
     chunks_dropped: int = 0
     speech: SpeechStream | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    audio_path: AudioReceive | None = None  # our receive path: the audio tick pulls from it
+    video_path: VideoReceive | None = None
+    latest_arrival: float | None = None  # when the last packet of latest_frame arrived
+    latest_at: float = 0.0  # monotonic time latest_frame was decoded
 
 
 @dataclass
@@ -154,6 +161,10 @@ class MediaRoom:
         self._rates_at = time.monotonic()
         self._rate_marks: dict[str, int] = {}
         self.rates: dict[str, float] = {}  # per second, refreshed every second by the picture tick
+        self.cadence = CameraCadence(fps)
+        self.video_hold = HoldTimes()
+        self.audio_hold = HoldTimes()
+        self._composed: dict[str, int] = {}  # camera frames already shown, per uplink
         self.stats_counters: dict[str, float] = {
             "frames_encoded": 0, "frames_skipped": 0, "encode_ms": 0.0, "compose_ms": 0.0,
             "audio_ticks": 0, "audio_late": 0, "keyframes_forced": 0,
@@ -198,7 +209,8 @@ class MediaRoom:
                 self.request_keyframe()
 
     # uplinks
-    def attach(self, participant_id: str, track: MediaStreamTrack) -> None:
+    def attach(self, participant_id: str, track: MediaStreamTrack, path: ReceivePath | None = None) -> None:
+        """`path`: our receive path for the track (receiver.take_over), when it has one."""
         up = self.uplinks.get(participant_id)
         if up is None:
             up = self.uplinks[participant_id] = Uplink(participant_id)
@@ -207,8 +219,14 @@ class MediaRoom:
         if track.kind == "audio":
             if up.speech is None and self.speech is not None and p is not None and may(p.role, Permission.SPEAK):
                 up.speech = self.speech.open_speaker(p)
-            up.tasks.append(asyncio.create_task(self._read_audio(up, track)))
+            if isinstance(path, AudioReceive):
+                up.audio_path = path
+                up.tasks.append(asyncio.create_task(self._watch_audio(up, track, path)))
+            else:
+                up.tasks.append(asyncio.create_task(self._read_audio(up, track)))
         elif track.kind == "video":
+            if isinstance(path, VideoReceive):
+                up.video_path = path
             up.tasks.append(asyncio.create_task(self._read_video(up, track)))
 
     def detach(self, participant_id: str) -> None:
@@ -239,13 +257,30 @@ class MediaRoom:
         except MediaStreamError:
             pass
 
+    async def _watch_audio(self, up: Uplink, track: MediaStreamTrack, path: AudioReceive) -> None:
+        """The audio tick pulls from the receive path; aiortc's track only tells when it ends."""
+        try:
+            while True:
+                await track.recv()
+        except MediaStreamError:
+            pass
+        finally:
+            if up.audio_path is path:
+                up.audio_path = None
+            path.close()
+
     async def _read_video(self, up: Uplink, track: MediaStreamTrack) -> None:
         try:
             while True:
                 frame = await track.recv()
                 assert isinstance(frame, av.VideoFrame)
+                now = time.monotonic()
                 up.latest_frame = frame  # only the newest counts: older frames are dropped
+                up.latest_at = now
+                arrival = up.video_path.arrival_of(frame.pts) if up.video_path is not None else None
+                up.latest_arrival = arrival if arrival is not None else now
                 up.video_frames += 1
+                self.cadence.frame_arrived()
         except MediaStreamError:
             pass
         up.latest_frame = None
@@ -257,6 +292,8 @@ class MediaRoom:
             old.video.stop()
             old.audio.stop()
         down = Downlink(participant_id, PacketVideoTrack(self.request_keyframe), MixAudioTrack(), self._view_for(participant_id))
+        down.video.on_sent = self.video_hold.since
+        down.audio.on_sent = self.audio_hold.since
         self.downlinks[participant_id] = down
         self.request_keyframe()
         return down
@@ -291,23 +328,37 @@ class MediaRoom:
 
     # the audio tick
     async def _audio_loop(self) -> None:
-        async for late in ticks(AUDIO_CHUNK / AUDIO_RATE, skip_after=0.2):
+        loop = asyncio.get_running_loop()
+        period = AUDIO_CHUNK / AUDIO_RATE
+        last = loop.time()
+        async for late in ticks(period, skip_after=0.2):
             self.stats_counters["audio_late"] += late
+            now = loop.time()
+            catching_up = now - last < period / 2  # back to back after a stall of the loop
+            last = now
             try:
-                self._audio_tick()
+                self._audio_tick(catching_up)
             except Exception:  # noqa: BLE001 - one bad tick must not end the hearing's sound
                 log.exception("audio tick failed")
 
-    def _audio_tick(self) -> None:
+    def _audio_tick(self, catching_up: bool = False) -> None:
         state = self.hearing.state
         now = self.hearing_time() - AUDIO_CHUNK / AUDIO_RATE
         chunks: dict[str, np.ndarray | None] = {}
         silenced: set[str] = set()
+        born: list[float] = []
         for pid, up in self.uplinks.items():
-            chunk = up.chunks.popleft() if up.chunks else None
-            if len(up.chunks) > JITTER_CHUNKS // 2:
-                up.chunks.popleft()  # the speaker's clock runs ahead: keep latency bounded
-                up.chunks_dropped += 1
+            if up.audio_path is not None:
+                pulled = up.audio_path.pull(catching_up)  # decodes (or conceals) 20 ms: tens of microseconds
+                chunk = pulled.samples
+                if pulled.arrival is not None:
+                    born.append(pulled.arrival)
+                    up.audio_frames += 1
+            else:
+                chunk = up.chunks.popleft() if up.chunks else None
+                if len(up.chunks) > JITTER_CHUNKS // 2:
+                    up.chunks.popleft()  # the speaker's clock runs ahead: keep latency bounded
+                    up.chunks_dropped += 1
             chunks[pid] = chunk
             p = self.people.get(pid)
             if p is None or p.silenced or not publishes(p, state):
@@ -328,7 +379,7 @@ class MediaRoom:
             if p is not None and receives_hearing(p, state):
                 who = self._disguised_for.get(pid)
                 mix = result.minus[pid]
-                down.audio.push(swap_voices(mix, voiced, disguised, who) if who else mix)
+                down.audio.push(swap_voices(mix, voiced, disguised, who) if who else mix, (min(born),) if born else ())
         # The record's sinks get every tick (silence when not in session) so that the
         # archive and the public stream have continuous audio; only the session is mixed in.
         # The archive keeps the real voices; the public hears the protected ones disguised.
@@ -344,7 +395,8 @@ class MediaRoom:
 
     # the video tick
     async def _video_loop(self) -> None:
-        async for _ in ticks(1.0 / self.fps, skip_after=1.0):
+        while True:
+            await self.cadence.next_picture(self._cameras_ready)
             self._update_rates()
             if self._render is not None and not self._render.done():
                 # The last picture is still being made: drop this one, never pile up.
@@ -364,6 +416,42 @@ class MediaRoom:
         self.rates = {k: round((v - self._rate_marks.get(k, v)) / elapsed, 2) for k, v in counts.items()}
         self._rate_marks = counts
         self._rates_at = now
+
+    def _cameras_ready(self) -> bool | None:
+        """Has every camera in view delivered a frame not yet shown? None: no camera to follow."""
+        recent = time.monotonic() - 2.0 / self.fps  # a camera that paused is not waited for
+        seated = self._seated()
+        cameras = [
+            (pid, up) for pid, up in self.uplinks.items()
+            if up.latest_frame is not None and up.latest_at >= recent and pid in seated
+        ]
+        if not cameras:
+            return None
+        return all(up.video_frames > self._composed.get(pid, 0) for pid, up in cameras)
+
+    def _seated(self) -> set[str]:
+        """Whose cameras are in the picture: the seats the picture is composed of."""
+        return {seat.participant_id for seat in seats_of(self.people.values(), self.hearing.state)}
+
+    def _fresh_arrivals(self) -> tuple[float, ...]:
+        """When the camera frames about to be shown for the first time arrived; marks them shown."""
+        out: list[float] = []
+        seated = self._seated()
+        for pid, up in self.uplinks.items():
+            if up.latest_frame is None or pid not in seated:
+                continue
+            if up.video_frames > self._composed.get(pid, 0) and up.latest_arrival is not None:
+                out.append(up.latest_arrival)
+            self._composed[pid] = up.video_frames
+        return tuple(out)
+
+    def receive_stats(self, up: Uplink) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if up.audio_path is not None:
+            out["audio"] = up.audio_path.stats()
+        if up.video_path is not None:
+            out["video"] = up.video_path.stats()
+        return out
 
     def _views_needed(self) -> set[str]:
         views = {d.view for d in self.downlinks.values() if self._receives(d.participant_id)}
@@ -412,6 +500,7 @@ class MediaRoom:
             if force:
                 self._last_forced = time.monotonic()
                 self.stats_counters["keyframes_forced"] += 1
+        born = self._fresh_arrivals()
         scenes = {view: self._scene(view, hearing_time) for view in views}
         loop = asyncio.get_running_loop()
         try:
@@ -422,8 +511,8 @@ class MediaRoom:
         for view, view_packets in packets.items():
             for down in self.downlinks.values():
                 if down.view == view and self._receives(down.participant_id):
-                    for packet in view_packets:
-                        down.video.push(packet)
+                    for i, packet in enumerate(view_packets):
+                        down.video.push(packet, born if i == 0 else ())
             for sink in self.sinks:
                 sink.video(view, view_packets)
 
@@ -445,8 +534,18 @@ class MediaRoom:
         """SPS/PPS of the main picture (empty before its first keyframe), for muxers."""
         return self._encoders[MAIN].extradata()
 
+    def latency_stats(self) -> dict[str, Any]:
+        """The server's own share of the delay (see latency.py) and how pictures were timed."""
+        return {
+            "video_hold_ms": self.video_hold.summary(),
+            "audio_hold_ms": self.audio_hold.summary(),
+            "pictures_on_cameras": self.cadence.early,
+            "pictures_on_deadline": self.cadence.on_deadline,
+        }
+
     def stats(self) -> dict[str, Any]:
         return {
+            "latency": self.latency_stats(),
             "hearing_id": self.hearing.id,
             "state": self.hearing.state.value,
             "active_speaker": self.active_speaker,
@@ -459,6 +558,7 @@ class MediaRoom:
                     "audio_frames_in": up.audio_frames,
                     "audio_chunks_dropped": up.chunks_dropped,
                     "audio_queue": len(up.chunks),
+                    "receive": self.receive_stats(up),
                 }
                 for pid, up in self.uplinks.items()
             },

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import time
 from collections.abc import Callable
 
 import av
@@ -30,13 +31,15 @@ class PacketVideoTrack(MediaStreamTrack):
 
     def __init__(self, request_keyframe: Callable[[], None], maxsize: int = 30) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[tuple[av.Packet, tuple[float, ...]] | None] = asyncio.Queue(maxsize)
         self._request_keyframe = request_keyframe
         self.waiting_for_keyframe = True
         self.sent = 0
         self.dropped = 0
+        self.on_sent: Callable[[tuple[float, ...], float], None] | None = None  # the server's hold time
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, packet: av.Packet, born: tuple[float, ...] = ()) -> None:
+        """`born`: when the camera frames first shown in this packet's picture arrived."""
         if self.readyState != "live":
             return
         if self.waiting_for_keyframe:
@@ -45,7 +48,7 @@ class PacketVideoTrack(MediaStreamTrack):
                 return
             self.waiting_for_keyframe = False
         try:
-            self._queue.put_nowait(packet)
+            self._queue.put_nowait((packet, born))
         except asyncio.QueueFull:
             self.dropped += self._queue.qsize() + 1
             _drain(self._queue)
@@ -59,9 +62,12 @@ class PacketVideoTrack(MediaStreamTrack):
     async def recv(self) -> av.Packet:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
-        packet = await self._queue.get()
-        if packet is None:
+        item = await self._queue.get()
+        if item is None:
             raise MediaStreamError
+        packet, born = item
+        if born and self.on_sent is not None:
+            self.on_sent(born, time.monotonic())
         self.sent += 1
         return packet
 
@@ -78,14 +84,16 @@ class MixAudioTrack(MediaStreamTrack):
 
     def __init__(self, maxsize: int = 10) -> None:
         super().__init__()
-        self._queue: asyncio.Queue[av.AudioFrame | None] = asyncio.Queue(maxsize)
+        self._queue: asyncio.Queue[tuple[av.AudioFrame, tuple[float, ...]] | None] = asyncio.Queue(maxsize)
         self._pts = 0
         self.dropped = 0
+        self.on_sent: Callable[[tuple[float, ...], float], None] | None = None  # the server's hold time
 
-    def push(self, samples: np.ndarray) -> None:
+    def push(self, samples: np.ndarray, born: tuple[float, ...] = ()) -> None:
+        """`born`: when the packets mixed into these samples arrived."""
         if self.readyState != "live":
             return
-        frame = mono_frame(samples, self._pts)
+        frame = (mono_frame(samples, self._pts), born)
         self._pts += len(samples)
         if self._queue.full():
             # Keep latency bounded: the oldest 20 ms goes.
@@ -100,9 +108,12 @@ class MixAudioTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
-        frame = await self._queue.get()
-        if frame is None:
+        item = await self._queue.get()
+        if item is None:
             raise MediaStreamError
+        frame, born = item
+        if born and self.on_sent is not None:
+            self.on_sent(born, time.monotonic())
         return frame
 
     def stop(self) -> None:

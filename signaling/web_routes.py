@@ -52,7 +52,7 @@ CSP = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data: blob:",
-        "media-src 'self' blob:",
+        "media-src 'self' blob: data:",  # data: hls.js's empty caption <track> (data:,WEBVTT)
         "connect-src 'self'",
         "frame-src 'self' blob:",
         "object-src 'none'",

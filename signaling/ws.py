@@ -14,6 +14,7 @@ from courtroom.ratelimit import RateLimiter
 
 from .errors import ApiError, classify
 from .hub import Hub, Session
+from .ice import ice_servers_message
 from .peer import PeerSession
 from .pod import HUB, POD, ROOMS, Pod
 from .rooms import RoomManager
@@ -46,6 +47,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         # The same participant again (a reload, a new device): the old socket and peer go.
         await _close_peer(old)
         await old.close_after("replaced", "you connected again from another window", 4000)
+    session.send(ice_servers_message(pod.config, participant.id))  # before any offer
     try:
         await pod.court.connect(hearing.id, participant.id)
         pod.metrics.inc("courtroom_ws_connections_total")

@@ -61,12 +61,20 @@ def test_pod_short_run(tmp_path: Path) -> None:
     check_report(report, stdout, tmp_path, "pod", 3)
     # Every participant's picture was read in each receiver's courtroom picture.
     assert report["per_hearing"][0]["streams"] == 3
+    # The pod's own share of the delay: a part of the end-to-end figure, never more.
+    share = report["server_share_ms"]
+    for kind in ("video", "audio"):
+        assert share[kind]["samples"] > 0, share
+        assert 0 < share[kind]["p50"] <= share[kind]["p95"] <= share[kind]["max"], share
+    assert share["video"]["p50"] < report["video_latency_ms"]["p50"]
+    assert "server share ms" in stdout
 
 
 def test_relay_baseline_short_run(tmp_path: Path) -> None:
     report, stdout = run_loadtest(tmp_path, "--design", "relay", "--participants", "2", "--seconds", "4", *SHORT)
     check_report(report, stdout, tmp_path, "relay", 2)
     assert report["per_hearing"][0]["streams"] == 2  # each of the two receives the other's camera
+    assert report["server_share_ms"] is None  # the relay does not measure its own
 
 
 def test_picture_clock_survives_scaling_and_rejects_noise() -> None:

@@ -91,7 +91,9 @@ async def test_archive_live_stream_and_replay(server_factory, api_factory):
         assert any(h["id"] == hid and h["live"] for h in listing["hearings"])
         info = (await api.request("GET", f"/public/hearings/{hid}", None)).json
         assert info["live_playlist"], info
-        live = await api.request("GET", info["live_playlist"], None)
+        master = await api.request("GET", info["live_playlist"], None)
+        assert master.status == 200 and "TYPE=SUBTITLES" in master.text, master.text  # captions in the stream
+        live = await api.request("GET", info["live_playlist"].replace("index.m3u8", "live.m3u8"), None)
         assert live.status == 200
         segments = parse_playlist(live.text)
         assert segments, live.text

@@ -19,6 +19,7 @@ import { Stage } from './stage.js';
 import {
   COURT_ROLES, readToken, tokenHint, HearingHeader, participantBadges, participantLabel, playWithSound, transcriptUrl,
 } from './boot.js';
+import { watchNetwork } from './network.js';
 
 const page = {
   hearingId: hearingIdFromPath(),
@@ -174,6 +175,7 @@ async function enter() {
   session.addEventListener('record', () => { if (page.hearing && page.hearing.state === 'closed') loadRecord(); });
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
+  watchNetwork(session, $('#console-people'));
   setupUi();
   page.identity = new IdentityDesk({
     hearingId: page.hearingId, token: page.token, session, may: (action, id) => mayOn(action, { id }),

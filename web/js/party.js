@@ -15,6 +15,7 @@ import {
 import { DisciplineGate } from './discipline.js';
 import { ViewsForm } from './views.js';
 import { SignaturePad } from './signature_pad.js';
+import { watchOwnLink } from './network.js';
 
 const UPLOADERS = new Set(['plaintiff', 'defendant', 'agent', 'judge', 'clerk', 'mediator']);
 
@@ -189,6 +190,7 @@ async function enter() {
   session.addEventListener('record', () => refreshRecord()); // a new version: read it again
   session.addEventListener('servererror', (e) => onServerError(e.detail));
   session.addEventListener('fatal', (e) => noticeForCode(e.detail.code));
+  watchOwnLink(session);
   setupHearingUi();
   lobby('connecting');
   session.start();

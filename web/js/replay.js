@@ -7,6 +7,7 @@ import { api, hearingIdFromPath } from './api.js';
 import { t, initI18n, onLanguage } from './i18n.js';
 import { TranscriptView, segmentsOf } from './transcript.js';
 import { parseVtt } from './vtt.js';
+import { playHls, nativeHls } from './hlsplayer.js';
 
 const LIVE_STATES = ['open', 'in_session', 'recess'];
 const view = { id: hearingIdFromPath(), info: null, status: 'loading', transcript: null, chapters: [], query: '', player: false };
@@ -75,7 +76,17 @@ function render() {
 }
 
 function canHls(video) {
-  return video.canPlayType('application/vnd.apple.mpegurl') !== '';
+  return nativeHls(video) || 'MediaSource' in window || 'ManagedMediaSource' in window;
+}
+
+/** A live stream starts silent (browsers allow only that); this button, on the picture, unmutes. */
+function unmuteControl(video) {
+  const button = $('#unmute-button');
+  if (!button) return;
+  const sync = () => { button.hidden = !video.muted; };
+  button.onclick = () => { video.muted = false; video.play().catch(() => {}); sync(); };
+  video.addEventListener('volumechange', sync);
+  sync();
 }
 
 function setupPlayer() {
@@ -105,11 +116,18 @@ function setupPlayer() {
     video.append(el('track', { kind: 'captions', src: h.captions_vtt, srclang: 'zh', label: t('replay.captions_label'), default: true }));
   }
   if (h.chapters_vtt) video.append(el('track', { kind: 'chapters', src: h.chapters_vtt, srclang: 'zh', label: t('replay.chapters') }));
-  video.src = src;
   if (live) {
-    // A live stream starts by itself, silent (browsers allow that); the controls unmute it.
+    // A live stream starts by itself, silent (browsers allow that); a button on it unmutes.
     video.muted = true;
-    video.play().catch(() => {});
+    unmuteControl(video);
+    playHls(video, src, { onFatal: () => { message.hidden = false; message.textContent = t('replay.play_error'); } })
+      .then((player) => {
+        view.hls = player;
+        if (!player) { message.hidden = false; message.textContent = t('replay.no_hls'); return; }
+        video.play().catch(() => {});
+      });
+  } else {
+    video.src = src;
   }
   video.addEventListener('timeupdate', () => {
     const row = view.transcript && view.transcript.highlight(video.currentTime);
@@ -134,6 +152,7 @@ function setupPlayer() {
   }
   let retries = 0;
   video.addEventListener('error', () => {
+    if (view.hls && view.hls.engine === 'hls.js') return; // hls.js recovers by itself
     message.hidden = false;
     if (live && LIVE_STATES.includes(view.info.state)) {
       // A live playlist that has just begun (one or two segments) or a hiccup of the server:

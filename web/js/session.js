@@ -19,7 +19,13 @@ const LIVE = new Set(['open', 'in_session', 'recess']);
 const PING_EVERY = 5000;
 const SILENCE_LIMIT = 15000; // no message at all for this long: the socket is dead
 const ICE_GRACE = 6000; // "disconnected" for this long: start over
+const CONNECT_LIMIT = 30000; // no media path this long after the offer: say so, start over
+const NO_PATH_RETRY = 8000; // after saying "no path": leave it on screen this long, then start over
+const NO_CANDIDATE_GRACE = 5000; // gathering found nothing: say "no path" this long after, if not connected
 const FINAL_CODES = new Set(['token_expired', 'removed', 'bad_token', 'forbidden', 'not_found']);
+// A test-only switch of the page: `?ice=relay` makes the peer use relayed (TURN) candidates
+// only, as a party behind a firewall that lets nothing else through would.
+const ICE_POLICY = new URLSearchParams(location.search).get('ice') === 'relay' ? 'relay' : 'all';
 
 /** Ask the HTTP API whether a token still works for a hearing (the WebSocket cannot say why it refuses). */
 export async function checkToken(hearingId, token) {
@@ -54,11 +60,14 @@ export class HearingSession extends EventTarget {
     this.pingTimer = null;
     this.retryTimer = null;
     this.iceTimer = null;
+    this.connectTimer = null;
     this.leaving = false;
     this.stopped = false;
     this.pendingCandidates = [];
     this.offerSent = false;
     this.rtt = null;
+    this.iceServers = []; // from the server's `ice_servers` message, fresh on every socket
+    this.icePolicy = ICE_POLICY;
     this._onOnline = () => this._online();
     this._onOffline = () => this._offline();
     window.addEventListener('online', this._onOnline);
@@ -153,6 +162,7 @@ export class HearingSession extends EventTarget {
     this.ws = ws;
     this.offerSent = false;
     this.pendingCandidates = [];
+    this.iceServers = []; // the last socket's TURN credentials may have expired
     ws.onopen = () => {
       if (ws !== this.ws) return;
       this.attempts = 0;
@@ -277,6 +287,9 @@ export class HearingSession extends EventTarget {
       case 'answer':
         this._answer(message.sdp);
         break;
+      case 'ice_servers':
+        if (Array.isArray(message.ice_servers)) this.iceServers = message.ice_servers;
+        break;
       case 'pong':
         if (typeof message.t === 'number') this.rtt = Date.now() - message.t;
         break;
@@ -321,7 +334,11 @@ export class HearingSession extends EventTarget {
   }
 
   async _startPeer() {
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
+    // TURN from the server (coturn, short-lived credentials); host candidates are tried as
+    // well unless the page is switched to relay only.
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers, iceTransportPolicy: this.icePolicy, bundlePolicy: 'max-bundle',
+    });
     this.pc = pc;
     this.peers += 1;
     this.offerSent = false;
@@ -339,8 +356,18 @@ export class HearingSession extends EventTarget {
       this.remoteStream.addTrack(event.track);
       this._emit('remotestream', { stream: this.remoteStream });
     };
+    let gathered = 0;
+    pc.onicegatheringstatechange = () => {
+      if (pc !== this.pc || pc.iceGatheringState !== 'complete' || gathered > 0) return;
+      // Not one candidate of our own (the relay unreachable and the page may use nothing
+      // else): say so soon rather than after the connect limit, unless the connection works
+      // anyway (a peer-reflexive pair, e.g. right after the network came back). Starting over
+      // stays the connect limit's job.
+      setTimeout(() => { if (pc === this.pc && pc.connectionState !== 'connected') this._noPath(); }, NO_CANDIDATE_GRACE);
+    };
     pc.onicecandidate = (event) => {
       if (pc !== this.pc || !event.candidate || !event.candidate.candidate) return;
+      gathered += 1;
       const message = {
         type: 'candidate',
         candidate: event.candidate.candidate,
@@ -356,6 +383,8 @@ export class HearingSession extends EventTarget {
       this._emit('mediastate', { state });
       clearTimeout(this.iceTimer);
       if (state === 'failed') {
+        // No candidate pair worked (direct or relayed): say so plainly, then start over.
+        this._noPath();
         this.iceTimer = setTimeout(() => this.restart(), 1000);
       } else if (state === 'disconnected') {
         this.iceTimer = setTimeout(() => { if (pc === this.pc && pc.connectionState !== 'connected') this.restart(); }, ICE_GRACE);
@@ -367,6 +396,13 @@ export class HearingSession extends EventTarget {
     if (!this.send({ type: 'offer', sdp: pc.localDescription.sdp })) return;
     this.offerSent = true;
     for (const message of this.pendingCandidates.splice(0)) this.send(message);
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (pc !== this.pc || pc.connectionState === 'connected') return;
+      this._noPath();
+      clearTimeout(this.iceTimer);
+      this.iceTimer = setTimeout(() => this.restart(), NO_PATH_RETRY);
+    }, CONNECT_LIMIT);
     this._emit('mediastate', { state: 'negotiating' });
   }
 
@@ -383,10 +419,11 @@ export class HearingSession extends EventTarget {
 
   _closePeer() {
     clearTimeout(this.iceTimer);
+    clearTimeout(this.connectTimer);
     const pc = this.pc;
     this.pc = null;
     if (pc) {
-      pc.ontrack = pc.onicecandidate = pc.onconnectionstatechange = null;
+      pc.ontrack = pc.onicecandidate = pc.onconnectionstatechange = pc.onicegatheringstatechange = null;
       try { pc.close(); } catch { /* ignore */ }
       this._emit('mediastate', { state: 'closed' });
     }
@@ -403,6 +440,20 @@ export class HearingSession extends EventTarget {
     if (!this.pc) return;
     const transceiver = this.pc.getTransceivers().find((t) => t.receiver.track && t.receiver.track.kind === kind);
     if (transceiver && transceiver.sender) await transceiver.sender.replaceTrack(track);
+  }
+
+  /** Say that no network path works; the pages show it as an error banner. */
+  _noPath() {
+    this._emit('servererror', { code: 'no_path', message: this._noPathMessage() });
+  }
+
+  _noPathMessage() {
+    const relays = this.iceServers.some((s) => [].concat(s.urls).some((u) => /^turns?:/.test(u)));
+    return relays
+      ? 'No network path to the court works, neither direct nor through the relay (TURN) server: '
+        + 'a firewall may block it. Try another network; we keep trying.'
+      : 'No direct network path to the court works and the court offers no relay (TURN) server: '
+        + 'a firewall may block it. Try another network; we keep trying.';
   }
 
   /** The addresses of the candidate pair in use (diagnostics; tests read it). */
