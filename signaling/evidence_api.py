@@ -622,7 +622,16 @@ async def state_view(request: web.Request) -> web.Response:
         view["comment"] = comment
     event = await service.court.record_event(hearing.id, "evidence.view", actor.id, exhibit.id, side=own, **view)
     out = _view_dict(event, {actor.participant.id: actor.participant})
-    broadcast(request.app, hearing, {"type": "evidence_view", "exhibit": exhibit.id, "view": out})
+    # Each socket gets the view with the author named as the disclosure rule lets it see them
+    # (a role label for whoever the author is screened from).
+    from courtroom.disclosure import Viewer
+
+    hub = request.app[HUB]
+    rule = await hub.disclosure(hearing.id)
+    for session in list(hub.sessions.get(hearing.id, {}).values()):
+        if sees_evidence(session.participant, hearing.state):
+            name = rule.name_of(Viewer.of(session.participant), actor.participant)
+            session.send({"type": "evidence_view", "exhibit": exhibit.id, "view": {**out, "name": name}})
     return web.json_response(out, status=201)
 
 

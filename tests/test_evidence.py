@@ -367,3 +367,36 @@ def test_sniff_table() -> None:
     }
     for data, expected in cases.items():
         assert sniff(data[:4096]) == expected, (data[:16], expected)
+
+
+async def test_a_view_push_names_its_author_as_each_socket_may_see_them(shared_api: Api) -> None:
+    """The defendant's agent states a view; the agent is protected and screened from the
+    plaintiff: the plaintiff's socket gets the view under a role label, the judge's the name."""
+    from courtroom.disclosure import role_label
+    from courtroom.participants import Participant as Person
+    from courtroom.roles import Role
+
+    api = shared_api
+    hearing, people = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), ("agent", "钱律师", "defendant"))
+    hid = hearing["id"]
+    judge, plaintiff, agent = people
+    pdf = (await upload(api, hid, plaintiff["token"], make_pdf(1), "合同.pdf")).json
+    await start_hearing(api, hid, plaintiff, agent)
+    assert (await api.act(hid, "start", token=judge["token"])).status == 200
+    r = await api.act(hid, "protect", token=judge["token"], participant=agent, screened_from=[plaintiff["id"]])
+    assert r.status == 200, r.text
+    sockets = {who: Participant(api.url, p["token"], None, None) for who, p in (("judge", judge), ("plaintiff", plaintiff))}
+    try:
+        for peer in sockets.values():
+            await peer.connect()
+            await peer.wait_for(lambda m: m["type"] == "state")
+        body = {"authenticity": "dispute", "lawfulness": "admit", "relevance": "admit", "comment": "签名不是本人"}
+        r = await api.request("POST", f"/api/hearings/{hid}/evidence/{pdf['id']}/views", agent["token"], json=body)
+        assert r.status == 201, r.text
+        seen = {who: (await peer.wait_for(lambda m: m["type"] == "evidence_view"))["view"] for who, peer in sockets.items()}
+        label = role_label(Person(id=agent["id"], hearing_id=hid, name="钱律师", role=Role.AGENT, token_nonce="", side="defendant"))
+        assert seen["judge"]["name"] == "钱律师"
+        assert seen["plaintiff"]["name"] == label and "钱律师" not in json.dumps(seen["plaintiff"], ensure_ascii=False)
+    finally:
+        for peer in sockets.values():
+            await peer.close()
