@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .auth import AuthError, TokenSigner
@@ -43,30 +43,31 @@ def judge_of_token(signer: TokenSigner, token: str) -> str:
     return claims.participant_id
 
 
-def window(now: float | None = None) -> tuple[float, float]:
-    """From the start of today (the pod's local time) to the end of the seventh day after it."""
-    start = datetime.fromtimestamp(time.time() if now is None else now).replace(hour=0, minute=0, second=0, microsecond=0)
+def window(now: float | None = None, tz: tzinfo | None = None) -> tuple[float, float]:
+    """From the start of today (in the court's time zone) to the end of the seventh day after it."""
+    start = datetime.fromtimestamp(time.time() if now is None else now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     return start.timestamp(), (start + timedelta(days=DAYS_AHEAD + 1)).timestamp()
 
 
-def on_docket(hearing: Hearing, now: float | None = None) -> bool:
+def on_docket(hearing: Hearing, now: float | None = None, tz: tzinfo | None = None) -> bool:
     """Live now, or scheduled today or in the coming week (unscheduled open business too)."""
     if hearing.state in LIVE:
         return True
-    start, end = window(now)
+    start, end = window(now, tz)
     if hearing.scheduled_at is None:
         return hearing.state is HearingState.SCHEDULED
     return start <= hearing.scheduled_at < end
 
 
-def docket(name: str, hearings: list[tuple[Hearing, list[Participant]]], now: float | None = None) -> list[DocketEntry]:
+def docket(name: str, hearings: list[tuple[Hearing, list[Participant]]], now: float | None = None,
+           tz: tzinfo | None = None) -> list[DocketEntry]:
     out = []
     for hearing, people in hearings:
         judge = next(
             (p for p in people if p.role is Role.JUDGE and p.name == name and p.state is not ParticipantState.REMOVED),
             None,
         )
-        if judge is not None and on_docket(hearing, now):
+        if judge is not None and on_docket(hearing, now, tz):
             out.append(DocketEntry(hearing, judge))
     out.sort(key=lambda e: (e.hearing.scheduled_at is None, e.hearing.scheduled_at or 0.0, e.hearing.created_at))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from courtroom.config import court_tz
 from courtroom.court import clean_text
 from courtroom.docket import docket, entry_dict, issue_link_token, judge_of_token
 
@@ -30,12 +31,12 @@ async def get_docket(request: web.Request) -> web.Response:
     name = judge_of_token(pod.court.signer, bearer(request))
     court = pod.court
     hearings = [(h, await court.participants(h.id)) for h in await court.list_hearings()]
-    entries = docket(name, hearings)
+    entries = docket(name, hearings, tz=court_tz(pod.config.time_zone))
     out = []
     for e in entries:
         url = court.join_url(e.judge, court.token_for(e.judge))
         out.append(entry_dict(e, url))
-    return web.json_response({"judge": name, "hearings": out})
+    return web.json_response({"judge": name, "hearings": out, "time_zone": pod.config.time_zone})
 
 
 def add_routes(app: web.Application) -> None:

@@ -68,3 +68,20 @@ async def test_standing_link_over_http(api: Any) -> None:
     page = await api.request("GET", "/docket", None)
     assert page.status == 200 and 'data-court-language="zh"' in page.text
     assert others["id"] not in str(got.json) and far["id"] not in str(got.json)
+
+
+def test_the_docket_day_is_the_courts_day() -> None:
+    """Today begins at midnight in the court's time zone, not the server's."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from courtroom.docket import on_docket
+    from courtroom.hearing import Hearing
+    from courtroom.procedure import ProcedureKind
+
+    now = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc).timestamp()  # 04:00 on the 30th in Beijing
+    late_yesterday = datetime(2026, 11, 29, 15, 0, tzinfo=timezone.utc).timestamp()  # 23:00 on the 29th there
+    hearing = Hearing(id="h", case_number="(2026)京0491民初1号", title="", procedure=ProcedureKind.SIMPLE, public=False,
+                      created_at=now, scheduled_at=late_yesterday)
+    assert on_docket(hearing, now, timezone.utc)
+    assert not on_docket(hearing, now, ZoneInfo("Asia/Shanghai"))

@@ -1,17 +1,20 @@
 // A judge's docket (/docket#token=...): the judge's hearings of today and the coming week, each
 // opening the console. The standing link comes from the clerk's desk.
 
-import { $, el, clear, wallTime } from './util.js';
+import { $, el, clear, wallTime, getCourtZone, setCourtZone } from './util.js';
 import { api } from './api.js';
 import { t, initI18n, onLanguage } from './i18n.js';
 import { readToken } from './boot.js';
 
 const view = { token: null, data: null, error: null };
 
+// Days in the court's time zone (the server's docket window uses the same one).
 function dayKey(ts) {
   if (!ts) return '';
-  const d = new Date(ts * 1000);
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: getCourtZone(), year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(new Date(ts * 1000));
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part('year')}-${part('month')}-${part('day')}`;
 }
 
 function dayTitle(key) {
@@ -64,7 +67,10 @@ async function boot() {
   view.token = readToken('docket');
   if (!view.token) { view.error = 'docket.no_token'; render(); return; }
   const reply = await api('/api/docket', { token: view.token });
-  if (reply.ok) view.data = reply.data;
+  if (reply.ok) {
+    view.data = reply.data;
+    setCourtZone(reply.data.time_zone);
+  }
   else view.error = reply.error === 'token_expired' ? 'docket.expired' : 'docket.bad_token';
   render();
 }
