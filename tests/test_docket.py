@@ -4,6 +4,7 @@ and the coming week, each with the console link; it opens nothing else."""
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from typing import Any
 
 from courtroom.docket import docket, on_docket, window
@@ -72,16 +73,16 @@ async def test_standing_link_over_http(api: Any) -> None:
 
 def test_the_docket_day_is_the_courts_day() -> None:
     """Today begins at midnight in the court's time zone, not the server's."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from courtroom.docket import on_docket
     from courtroom.hearing import Hearing
     from courtroom.procedure import ProcedureKind
 
-    now = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc).timestamp()  # 04:00 on the 30th in Beijing
-    late_yesterday = datetime(2026, 11, 29, 15, 0, tzinfo=timezone.utc).timestamp()  # 23:00 on the 29th there
+    now = datetime(2026, 11, 29, 20, 0, tzinfo=UTC).timestamp()  # 04:00 on the 30th in Beijing
+    late_yesterday = datetime(2026, 11, 29, 15, 0, tzinfo=UTC).timestamp()  # 23:00 on the 29th there
     hearing = Hearing(id="h", case_number="(2026)京0491民初1号", title="", procedure=ProcedureKind.SIMPLE, public=False,
                       created_at=now, scheduled_at=late_yesterday)
-    assert on_docket(hearing, now, timezone.utc)
+    assert on_docket(hearing, now, UTC)
     assert not on_docket(hearing, now, ZoneInfo("Asia/Shanghai"))
