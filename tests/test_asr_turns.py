@@ -136,12 +136,17 @@ async def test_a_reading_replaces_the_turns_live_segments_but_never_a_correction
     assert await svc.replace_with_reading(hearing.id, [c.id], "被告李思", 5.0, 6.0) == []
     assert (await svc.segment(hearing.id, c.id)).text == "被告李四。"
 
-    # Sealed: a reading that comes after the first confirmation changes nothing.
+    # Signed (issue 14's lifecycle): once the judge has finalised the record, a reading that
+    # comes after changes nothing. (In review a reading would make a new version.)
+    presiding = Actor(judge.id, judge.role, judge)
     await court.act(hearing.id, clerk, "open")
-    await court.act(hearing.id, Actor(judge.id, judge.role, judge), "start")
-    await court.act(hearing.id, Actor(judge.id, judge.role, judge), "close")
+    await court.act(hearing.id, presiding, "start")
+    await court.act(hearing.id, presiding, "close")
+    await svc.review.finish(hearing.id)
+    await svc.review.wait_offered(hearing.id)
     plaintiff = (await court.participants(hearing.id))[1]
     await svc.confirm(hearing.id, plaintiff, "confirm")
+    await svc.review.decide(hearing.id, presiding, "finalise")
     d_text = (await svc.segment(hearing.id, a.id)).text
     with pytest.raises(ActionRefused):
         await svc.replace_with_reading(hearing.id, [a.id], "别的", 0.9, 3.4)
