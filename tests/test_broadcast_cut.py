@@ -73,7 +73,7 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
     (_, _), (kept_start, kept_end), (dumped_start, dumped_end), (mark_start, mark_end) = bounds
     wav = write_wav(tmp_path / "mic.wav", samples)
     server = await server_factory(*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
-                                  "--broadcast-delay", str(DELAY), "--asr-model", str(whisper_tiny_en()),
+                                  "--broadcast-delay", str(DELAY), "--asr-model", str(whisper_tiny_en()), "--language", "en",
                                   asr_engine="whisper")
     api = api_factory(server)
     hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=True)
