@@ -8,8 +8,8 @@ import asyncio
 import json
 import re
 import time
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import pytest
