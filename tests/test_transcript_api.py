@@ -129,6 +129,7 @@ async def test_corrections_by_the_clerk_and_judge(pod: tuple[CourtroomServer, di
     async with aiohttp.ClientSession() as session, session.ws_connect(
         f"{server.url}/ws?token={_tok(h, 'judge')}"
     ) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "ice_servers"  # first, before any offer
         assert (await ws.receive_json(timeout=5))["type"] == "state"
 
         assert_error(await api.request("PATCH", path, _tok(h, "plaintiff"), json={"text": "三万元"}), 403, "forbidden")
