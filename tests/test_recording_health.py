@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import threading
@@ -74,8 +75,10 @@ async def test_dropped_media_and_a_writer_error_become_event_notice_and_metric(c
         await health.check_pump(hearing.id, "public", failing)
     finally:
         stalled.gate.set()
-        backlog.line.close()
-        failing.line.close()
+        # Close the pumps, not only their lines: a pump thread left running spins on a closed line.
+        for pump in (backlog, failing):
+            with contextlib.suppress(RuntimeError):  # the failing sink's error is re-raised at close
+                pump.close(5)
     kinds = [e.kind for e in await court.events(hearing.id)]
     assert kinds.count("recording.dropped") == 1 and kinds.count("recording.error") == 1, kinds
     dropped = next(e for e in await court.events(hearing.id) if e.kind == "recording.dropped")
