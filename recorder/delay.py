@@ -192,10 +192,10 @@ class DelayLine:
             return out
 
     def wait(self, timeout: float) -> None:
-        """Block the consumer until something is put or ``timeout`` passes."""
+        """Block the consumer until something is put or ``timeout`` passes. A closed line
+        still waits out the timeout: returning at once would make its consumer spin."""
         with self._cond:
-            if not self._closed:
-                self._cond.wait(timeout)
+            self._cond.wait(timeout)
 
     def close(self) -> None:
         with self._cond:

@@ -149,3 +149,17 @@ async def test_below_the_disk_floor_the_recording_stops_cleanly_and_says_so(serv
     finally:
         await judge.close()
         filler.unlink(missing_ok=True)
+
+
+def test_a_pump_on_a_closed_line_does_not_spin() -> None:
+    """Its line closed but the pump not yet stopped: the pump thread waits, it does not burn a core."""
+    pump = Pump(DelayLine(0.0, 15, max_items=10), SlowSink(), name="test-idle")
+    pump.line.close()
+    try:
+        before = time.process_time()
+        time.sleep(0.5)
+        assert time.process_time() - before < 0.1
+    finally:
+        pump.sink.gate.set()
+        with contextlib.suppress(RuntimeError):
+            pump.close(5)
