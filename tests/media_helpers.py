@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from loadtest.participant import Participant
+from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from signaling.ice import restrict_host_addresses
 
 # Media in tests stays on the loopback interface, on both ends (the server gets --ice-address).
@@ -40,3 +45,52 @@ async def eventually(check: Callable[[], bool], timeout: float, step: float = 0.
 async def wait_frames(peer: Participant, count: int, timeout: float) -> bool:
     start = peer.video_frames
     return await eventually(lambda: peer.video_frames >= start + count, timeout)
+
+
+@dataclass
+class SpeakingHearing:
+    """A hearing in session with a silent judge and a plaintiff whose microphone plays a WAV."""
+
+    hearing: dict[str, Any]
+    judge_p: dict[str, Any]
+    plaintiff_p: dict[str, Any]
+    judge: Participant
+    plaintiff: Participant
+    mic: WavTrack
+    opened_at: float  # wall time of hearing time 0
+
+    def hearing_now(self) -> float:
+        return time.time() - self.opened_at
+
+    def mic_start(self) -> float:
+        """Hearing time of the microphone's first sample (same machine, same wall clock)."""
+        assert self.mic.started_at is not None
+        return self.hearing_now() - (time.monotonic() - self.mic.started_at)
+
+
+@asynccontextmanager
+async def speaking_hearing(server: Any, api: Any, wav: Path, public: bool = False,
+                           broadcast: bool = False) -> AsyncIterator[SpeakingHearing]:
+    """Open, admit, start (and put on air), start media, wait for the microphone; close the
+    peers on the way out."""
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=public)
+    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
+    mic = WavTrack(wav)
+    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
+    try:
+        await judge.connect()
+        await judge.act("open")
+        await plaintiff.connect()
+        await judge.act("admit", plaintiff_p["id"])
+        await judge.act("start")
+        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        if broadcast:
+            await judge.act("broadcast_on")
+            await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["broadcast"])
+        await judge.start_media()
+        await plaintiff.start_media()
+        assert await eventually(lambda: mic.started_at is not None, 15), "the microphone never started"
+        yield SpeakingHearing(hearing, judge_p, plaintiff_p, judge, plaintiff, mic, state["hearing"]["opened_at"])
+    finally:
+        await judge.close()
+        await plaintiff.close()

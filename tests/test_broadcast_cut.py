@@ -17,10 +17,8 @@ import av
 import numpy as np
 
 from asr.models import whisper_tiny_en
-from loadtest.participant import Participant
-from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from tests.asr_audio import RATE, Corpus, timeline, words_of, write_wav
-from tests.media_helpers import LOOPBACK_MEDIA, eventually
+from tests.media_helpers import LOOPBACK_MEDIA, speaking_hearing
 
 # Off is pressed 5 s after the phrase (2.6 s with its tone): the cut reaches back to 1.4 s
 # before the phrase, and the kept sentence ended 1.6 s before that.
@@ -76,29 +74,9 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
                                   "--broadcast-delay", str(DELAY), "--asr-model", str(whisper_tiny_en()), "--language", "en",
                                   asr_engine="whisper")
     api = api_factory(server)
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=True)
-    hid = hearing["id"]
-    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
-    mic = WavTrack(wav)
-    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
-    try:
-        await judge.connect()
-        await judge.act("open")
-        await plaintiff.connect()
-        await judge.act("admit", plaintiff_p["id"])
-        await judge.act("start")
-        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        opened_at = state["hearing"]["opened_at"]
-        await judge.act("broadcast_on")
-        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["broadcast"])
-        await judge.start_media()
-        await plaintiff.start_media()
-        assert await eventually(lambda: mic.started_at is not None, 15)
-        assert mic.started_at is not None
-        mic0 = time.time() - opened_at - (time.monotonic() - mic.started_at)  # hearing time of mic 0
-
-        def hearing_now() -> float:
-            return time.time() - opened_at
+    async with speaking_hearing(server, api, wav, public=True, broadcast=True) as h:
+        hid, judge_p, hearing_now = h.hearing["id"], h.judge_p, h.hearing_now
+        mic0 = h.mic_start()
 
         # Off, five seconds after the marked phrase (and its tone) ended.
         await asyncio.sleep(max(0.0, mic0 + mark_end + 5.0 - hearing_now()))
@@ -134,9 +112,6 @@ async def test_off_air_dumps_the_delay_and_close_answers_at_once(server_factory,
         assert reply.status == 200, reply.text
         print(f"close answered in {close_seconds * 1000:.0f} ms (a plain read: {baseline * 1000:.0f} ms)")
         assert close_seconds < max(1.0, 4 * baseline)
-    finally:
-        await judge.close()
-        await plaintiff.close()
 
     async def effects_done() -> set[str]:
         return {e["data"].get("effect") for e in await api.events(hid) if e["kind"] == "effect.done"}

@@ -11,9 +11,9 @@ import pytest
 from asr.models import whisper_tiny_en
 from asr.resample import Resampler
 from loadtest.participant import Participant
-from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
+from loadtest.synthetic import PatternTrack, WavTrack
 from tests.asr_audio import RATE, Corpus, timeline, wer, write_wav
-from tests.media_helpers import LOOPBACK_MEDIA, eventually
+from tests.media_helpers import LOOPBACK_MEDIA, eventually, speaking_hearing
 
 SCRIPT = [
     "The hearing is now in session.",
@@ -33,38 +33,18 @@ async def run_hearing(server, api, wav_path, seconds: float, public: bool = Fals
     A public hearing is put on air at the start and closed at the end. With `finals_expected`,
     waits up to `grace` more seconds for that many finals (recognition is niced below media:
     on a loaded machine it comes late)."""
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=public)
-    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
-    mic = WavTrack(wav_path)
-    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
-    try:
-        await judge.connect()
-        await judge.act("open")
-        await plaintiff.connect()
-        await judge.act("admit", plaintiff_p["id"])
-        await judge.act("start")
-        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        opened_at = state["hearing"]["opened_at"]
-        if public:
-            await judge.act("broadcast_on")
-        await judge.start_media()
-        await plaintiff.start_media()
-        assert await eventually(lambda: mic.started_at is not None, 10)
+    async with speaking_hearing(server, api, wav_path, public=public, broadcast=public) as h:
+        judge = h.judge
         await asyncio.sleep(seconds)
         await eventually(lambda: sum(1 for m in judge.messages if m["type"] == "transcript"
                                      and m["segment"]["final"]) >= finals_expected, grace, 0.2)
         finals = [m["segment"] for m in judge.messages if m["type"] == "transcript" and m["segment"]["final"]]
         partials = [m["segment"] for m in judge.messages if m["type"] == "transcript" and not m["segment"]["final"]]
-        # Hearing time of the microphone's first sample: same machine, same wall clock.
-        assert mic.started_at is not None
-        mic_start = time.time() - opened_at - (time.monotonic() - mic.started_at)
+        mic_start = h.mic_start()
         if public:
             await judge.act("close")
             await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "closed")
-        return hearing, plaintiff_p, finals, partials, mic_start
-    finally:
-        await judge.close()
-        await plaintiff.close()
+        return h.hearing, h.plaintiff_p, finals, partials, mic_start
 
 
 async def test_vosk_segments_are_attributed_and_on_the_hearing_clock(server_factory, api_factory, speech_dir):

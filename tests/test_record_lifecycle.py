@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 
 from courtroom.signatures import load_public_key, verify_statement
-from loadtest.participant import Participant
-from loadtest.synthetic import PatternTrack, ToneTrack, WavTrack
 from tests.asr_audio import KOREAN_SENTENCES, RATE, Corpus, silence, speech_bounds, write_wav
 from tests.conftest import CourtroomServer, make_server
-from tests.media_helpers import LOOPBACK_MEDIA, eventually
+from tests.media_helpers import LOOPBACK_MEDIA, speaking_hearing
 
 # Korean espeak through the packaged Korean model: the words are nonsense, their times are not.
 FIRST, LAST = KOREAN_SENTENCES
@@ -41,31 +39,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
 
 async def _speak_until(server: Any, api: Any, wav: Any, close_at: float) -> tuple[dict[str, Any], float, dict[str, Any]]:
     """A judge and a plaintiff who speaks `wav`; the judge closes `close_at` seconds into it."""
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"))
-    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
-    mic = WavTrack(wav)
-    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
-    try:
-        await judge.connect()
-        await judge.act("open")
-        await plaintiff.connect()
-        await judge.act("admit", plaintiff_p["id"])
-        await judge.act("start")
-        state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        opened_at = state["hearing"]["opened_at"]
-        await judge.start_media()
-        await plaintiff.start_media()
-        assert await eventually(lambda: mic.started_at is not None, 10)
-        assert mic.started_at is not None
-        await asyncio.sleep(max(0.0, close_at - (time.monotonic() - mic.started_at)))
-        # Hearing time of the microphone's first sample: same machine, same wall clock.
-        mic_start = time.time() - opened_at - (time.monotonic() - mic.started_at)
-        closed = await api.act(hearing["id"], "close", token=judge_p["token"])
+    async with speaking_hearing(server, api, wav) as h:
+        assert h.mic.started_at is not None
+        await asyncio.sleep(max(0.0, close_at - (time.monotonic() - h.mic.started_at)))
+        mic_start = h.mic_start()
+        closed = await api.act(h.hearing["id"], "close", token=h.judge_p["token"])
         assert closed.status == 200, closed.text
-    finally:
-        await judge.close()
-        await plaintiff.close()
-    return hearing, mic_start, plaintiff_p
+    return h.hearing, mic_start, h.plaintiff_p
 
 
 async def test_speech_until_close_then_an_instant_confirm_loses_no_final(record_pod, api_factory, corpus) -> None:
