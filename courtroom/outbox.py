@@ -19,7 +19,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,7 +59,8 @@ class _Write:
 
 class Outbox:
     def __init__(self, db: Runner, limit: int = 2000, first_delay: float = 0.25, max_delay: float = 5.0,
-                 notice_interval: float = 1.0) -> None:
+                 notice_interval: float = 1.0,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         if limit < 1:
             raise ValueError("the outbox holds at least one write")
         self.db = db
@@ -67,6 +68,7 @@ class Outbox:
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.notice_interval = notice_interval
+        self._sleep = sleep  # the backoff's wait (a test counts the delays)
         self.listeners: list[Callable[[Status], None]] = []  # told of each change of the store's state
         self._queues: dict[str, deque[_Write]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -143,7 +145,7 @@ class Outbox:
                         self.retries_total += 1
                         self._unavailable(exc)
                         try:
-                            await asyncio.sleep(delay)
+                            await self._sleep(delay)
                         except asyncio.CancelledError:
                             self._abandon(queue)
                             raise
