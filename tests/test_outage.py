@@ -131,3 +131,59 @@ async def test_speech_during_a_database_outage_reaches_the_record_when_it_return
     finally:
         await judge.close()
         await plaintiff.close()
+
+
+async def test_a_full_queue_refuses_loudly_and_the_officers_hear_how_many_were_lost(
+        postgres: Any, server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
+    """With room for one waiting write, three drops during an outage: one waits and is stored
+    when the database is back, two are refused, counted and reported to the officers only."""
+    config = tmp_path / "tiny.toml"
+    config.write_text("store_queue_limit = 1\n")
+    url = postgres.database_url(f"fullqueue{next(_names)}")
+    server = await server_factory("--database", url, "--config", str(config))
+    api = api_factory(server)
+    people = [("judge", "王法官"), ("plaintiff", "张三"), ("defendant", "李四"), ("agent", "刘律师", "plaintiff"),
+              ("agent", "陈律师", "defendant")]
+    hearing, (judge_p, *parties) = await api.hearing_with(*people)
+    hid = hearing["id"]
+    judge = Participant(server.url, judge_p["token"])
+    peers = [Participant(server.url, p["token"]) for p in parties]
+    try:
+        await judge.connect()
+        await judge.act("open")
+        for peer, p in zip(peers, parties, strict=True):
+            await peer.connect()
+            await judge.act("admit", p["id"])
+        await judge.act("start")
+        await peers[-1].wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+
+        await asyncio.to_thread(postgres.stop)
+        try:
+            await peers[0].close()
+            await judge.wait_for(lambda m: m["type"] == "store" and m["state"] == "unavailable", timeout=30)
+            assert (await api.request("GET", "/healthz", None)).json["store"]["pending"] == 1
+            for peer in peers[1:3]:
+                await peer.close()
+            told = await judge.wait_for(lambda m: m["type"] == "store" and m["lost"] == 2, timeout=30)
+            assert told["state"] == "unavailable" and told["pending"] == 1, told
+            assert "2 lost" in told["message"]
+            health = (await api.request("GET", "/healthz", None)).json["store"]
+            assert health == {"state": "unavailable", "pending": 1, "lost": 2}, health
+        finally:
+            await asyncio.to_thread(postgres.start)
+        restored = await judge.wait_for(lambda m: m["type"] == "store" and m["state"] == "restored", timeout=60)
+        assert restored["stored"] == 1 and restored["lost"] == 2 and restored["pending"] == 0, restored
+        assert store_messages(peers[-1]) == []  # a party is not told
+
+        events = await api.events(hid)
+        dropped = [e["subject"] for e in events if e["kind"] == "participant.drop"]
+        assert dropped == [parties[0]["id"]]  # the waiting drop was stored; the refused ones were not
+        assert (await api.request("GET", "/healthz", None)).json["store"] == {"state": "available", "pending": 0,
+                                                                            "lost": 2}
+        metrics = (await api.request("GET", "/metrics", None, headers={"Authorization": f"Bearer {server.admin_key}"})).text
+        assert "courtroom_store_lost_total 2" in metrics and "courtroom_store_available 1" in metrics
+        assert "Traceback" not in server.log()
+    finally:
+        await judge.close()
+        for peer in peers:
+            await peer.close()
