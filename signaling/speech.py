@@ -38,6 +38,27 @@ from .rooms import RoomManager
 log = logging.getLogger("courtroom.speech")
 
 
+def add_final_once(transcript: TranscriptService, hearing_id: str, participant_id: str, text: str, start: float,
+                   end: float, words: list[dict[str, Any]], engine: str) -> Callable[[], Awaitable[Segment | None]]:
+    """A final segment's write, safe for the outbox to retry: an attempt cut off after its
+    insert was stored (the database lost between the insert and the read after it) is found
+    on the next attempt, not stored twice."""
+    tried = False
+    first, last = max(0.0, float(start)), float(end)  # as add_final stores them
+    last = max(first, last)
+
+    async def store() -> Segment | None:
+        nonlocal tried
+        if tried:
+            for s in await transcript.segments(hearing_id, corrected=False):
+                if (s.participant_id, s.start, s.end, s.engine) == (participant_id, first, last, engine):
+                    return s
+        tried = True
+        return await transcript.add_final(hearing_id, participant_id, text, start, end, words, engine)
+
+    return store
+
+
 class Speech:
     """The `SpeechSink` of every media room in this pod."""
 
@@ -232,9 +253,10 @@ class Speech:
 
         try:
             segment: Segment | None = await self.court.outbox.put(
-                p.hearing_id, "transcript.segment", self.transcript.add_final,
-                p.hearing_id, p.id, result.text, result.start, result.end,
-                [asdict(w) for w in result.words], self.engine_name, on_stored=show,
+                p.hearing_id, "transcript.segment",
+                add_final_once(self.transcript, p.hearing_id, p.id, result.text, result.start, result.end,
+                               [asdict(w) for w in result.words], self.engine_name),
+                on_stored=show,
             )
         except OutboxFull:  # logged and counted by the outbox; the officers are told
             self.metrics.inc("courtroom_asr_finals_lost_total")

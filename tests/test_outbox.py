@@ -219,3 +219,35 @@ async def test_an_effect_refused_by_a_full_outbox_is_recorded_as_failed() -> Non
     assert notes and notes[0]["kind"] == "effect.failed" and "OutboxFull" in notes[0]["error"]
     db.down = False
     await outbox.drain(5)
+
+
+async def test_a_segment_cut_off_after_its_insert_is_not_stored_twice(court: Any) -> None:
+    """The database is lost between a segment's insert and the read after it: the outbox
+    retries, and the retry finds the stored segment instead of inserting it again."""
+    from courtroom.court import Actor
+    from courtroom.transcript import TranscriptService
+    from signaling.speech import add_final_once
+
+    clerk = Actor.clerk()
+    hearing = await court.create_hearing({"case_number": "(2026)京0491民初1号", "procedure": "small_claims"}, clerk)
+    speaker, _ = await court.add_participant(hearing.id, {"role": "plaintiff", "name": "张三"}, clerk)
+    transcript = TranscriptService(court)
+    refresh = transcript.review.refresh
+    cuts = 0
+
+    async def cut_once(*args: Any) -> Any:  # after the insert: the connection is lost once
+        nonlocal cuts
+        if cuts == 0:
+            cuts += 1
+            raise DatabaseUnavailable("lost the database in a transaction: server closed the connection")
+        return await refresh(*args)
+
+    transcript.review.refresh = cut_once  # type: ignore[method-assign]
+    delays = Delays()
+    court.outbox._sleep = delays
+    store = add_final_once(transcript, hearing.id, speaker.id, "我方请求被告支付货款。", 1.5, 3.25, [], "vosk")
+    segment = await court.outbox.put(hearing.id, "transcript.segment", store)
+    assert cuts == 1 and delays.seen  # it was retried
+    stored = await transcript.segments(hearing.id)
+    assert [s.id for s in stored] == [segment.id]  # once
+    assert stored[0].text == "我方请求被告支付货款。" and (stored[0].start, stored[0].end) == (1.5, 3.25)
