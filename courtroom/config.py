@@ -89,6 +89,7 @@ class Config:
     object_store_url: str = ""
     pod_id: str = ""  # this pod's name in the court's leases; default host:port
     lease_seconds: float = 10.0  # a dead pod's hearings move after this long
+    store_queue_limit: int = 2000  # the pod's own writes waiting out a database outage (courtroom/outbox.py)
     # Identity at join (courtroom/identity.py, docs/identity.md)
     identity_required_roles: tuple[str, ...] = ("plaintiff", "defendant", "agent", "witness")  # admitted once verified
     identity_retention_days: float = 90.0  # check-in images are deleted this long after the check-in

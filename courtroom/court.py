@@ -25,6 +25,7 @@ from .events import Event
 from .hearing import Hearing
 from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
 from .keyed import LockTable, SetTable
+from .outbox import Outbox
 from .participants import (
     SEATED_ON_JOIN,
     LifecycleError,
@@ -131,7 +132,8 @@ class Court:
         self._listeners: list[Listener] = []
         self._event_listeners: list[Callable[[Event], None]] = []
         self._admission_checks: list[AdmissionCheck] = []
-        self.effects = Effects(self.record_event)
+        self.outbox = Outbox(db, config.store_queue_limit)  # the pod's own writes, kept through an outage
+        self.effects = Effects(self.record_event, self.outbox)
         # Called at the off-air press, before it is committed: (hearing id, cut from) -> the
         # hearing time from which the cutter did cut (later when it had already let more out).
         self.broadcast_cutters: list[Callable[[str, float], float | None]] = []

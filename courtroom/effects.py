@@ -6,6 +6,11 @@ run one after another by its own task (their order is the order of the changes);
 effect is awaited on its own, so one that fails is recorded (`effect.failed`) and the next
 one still runs. Effects that matter to the record (`report=True`) also record
 `effect.done` with how long they took.
+
+An effect that fails because the court's database is unreachable did nothing wrong: it is
+handed to the outbox (`courtroom.outbox`), which retries it until the database is back, and
+the hearing's later effects wait for it (their order is kept). Only if the outbox is full
+is it recorded as failed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .outbox import is_outage
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
 
 log = logging.getLogger("courtroom.effects")
 
@@ -31,8 +42,10 @@ class _Effect:
 
 
 class Effects:
-    def __init__(self, record_event: Recorder | None = None) -> None:
+    def __init__(self, record_event: Recorder | None = None, outbox: Outbox | None = None) -> None:
         self._record = record_event
+        self._outbox = outbox
+        self.retried = 0
         self._queues: dict[str, asyncio.Queue[_Effect]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.failed = 0
@@ -64,9 +77,15 @@ class Effects:
             effect = queue.get_nowait()
             t0 = time.monotonic()
             try:
-                result = effect.run()
-                if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                    await result
+                try:
+                    await _run(effect)
+                except Exception as exc:
+                    if self._outbox is None or not is_outage(exc):
+                        raise
+                    self.retried += 1
+                    log.warning("effect %s of hearing %s waits for the database: %s", effect.name, hearing_id, exc)
+                    # its own key: an effect that itself writes through the outbox never waits behind itself
+                    await self._outbox.put(f"effects:{hearing_id}", effect.name, _runner(effect))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one failing effect never skips the others
@@ -110,3 +129,16 @@ class Effects:
             task.cancel()
         if late:
             await asyncio.gather(*late, return_exceptions=True)
+
+
+async def _run(effect: _Effect) -> None:
+    result = effect.run()
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        await result
+
+
+def _runner(effect: _Effect) -> Callable[[], Awaitable[None]]:
+    async def again() -> None:  # a coroutine function: the outbox awaits it on the loop
+        await _run(effect)
+
+    return again

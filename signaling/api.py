@@ -19,9 +19,14 @@ from .validation import bounded_int
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """The pod answers (200) even while the court's database is unreachable: the media goes
+    on. `store` says whether the pod's own writes are waiting for it (courtroom/outbox.py)."""
     pod = pod_of(request)
+    outbox = pod.court.outbox
+    store = {"state": "available" if outbox.available else "unavailable", "pending": outbox.pending,
+             "lost": outbox.lost_total}
     return web.json_response({"status": "ok", "time": time.time(), "asr_engine": pod.config.asr_engine,
-                              "time_zone": pod.config.time_zone})
+                              "time_zone": pod.config.time_zone, "store": store})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -29,6 +29,7 @@ from .routes import setup_routes
 from .speech import Speech
 from .transcript_api import TRANSCRIPT
 from .validation import EDGE_CONFIG, quiet_parser_errors
+from .ws import tell_officers
 
 
 def create_app(config: Config) -> web.Application:
@@ -42,6 +43,7 @@ def create_app(config: Config) -> web.Application:
     app[EDGE_CONFIG] = config  # read by the edge (body timeouts)
     setup_routes(app)
     app[HUB] = Hub(pod.court)
+    pod.court.outbox.listeners.append(lambda status: tell_officers(app[HUB], status))  # database outages
     app[TRANSCRIPT] = TranscriptService(pod.court, pod.config.tz)
     app[ROOMS] = RoomManager(pod.court)
     app[ROOMS].hub = app[HUB]
@@ -67,6 +69,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(_network)
     pod.metrics.collector(lambda: latency_gauges(app[ROOMS]))
     pod.metrics.collector(lambda: held_gauges(app))
+    pod.metrics.collector(pod.court.outbox.gauges)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_recording_health)
@@ -119,6 +122,7 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
         # by the process exiting (CTranslate2 aborts then).
         await asyncio.to_thread(speech.transcriber.close, 5.0)
         await speech.readings_done(1.0)
+    await app[POD].court.outbox.drain(10.0)  # the pod's own writes still waiting (an outage at shutdown)
 
 
 async def _network(app: web.Application) -> AsyncIterator[None]:

@@ -5,7 +5,8 @@ disk fills up. Each of these becomes an event in the hearing's log, a `notice` o
 officers' sockets (the judge's console shows it) and a metric, checked every
 `health_interval` seconds by one tracked task. Free disk is measured there too: below
 `2 × disk_floor_bytes` the court is warned, below the floor the recording stops cleanly (the
-part is finalised, nothing half-written) and says so.
+part is finalised, nothing half-written) and says so. The events are timed when seen and go
+through the court's outbox: a database outage delays them, it does not lose them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from courtroom.court import Court
+from courtroom.hearing import Hearing
+from courtroom.outbox import OutboxFull, record_event
 from recorder import Pump
 from recorder.diskspace import free_bytes
 
@@ -50,6 +53,7 @@ class RecordingHealth:
         self.free: dict[str, int] = {}  # hearing → free bytes where it records, last measured
         self._seen: dict[tuple[str, str], _Seen] = {}
         self._disk_low: set[str] = set()
+        self._hearings: dict[str, Hearing] = {}  # the recorded hearings (their clocks time the events)
         metrics.describe("courtroom_recording_dropped_total", "counter", "media items the recorder dropped (backlog)")
         metrics.describe("courtroom_recording_errors_total", "counter", "recorder writer failures")
         metrics.describe("courtroom_recording_stopped_total", "counter", "recordings stopped for lack of disk")
@@ -70,6 +74,7 @@ class RecordingHealth:
                     log.exception("checking the recording of %s failed", hearing_id)
 
     async def check(self, hearing_id: str, recording: HearingRecording) -> None:
+        self._hearings[hearing_id] = recording.hearing
         for label, pump in (("archive", recording.archive), ("public", recording.public)):
             if pump is not None:
                 await self.check_pump(hearing_id, label, pump)
@@ -121,11 +126,16 @@ class RecordingHealth:
     async def _tell(self, hearing_id: str, code: str, kind: str, message: str, **data: Any) -> None:
         log.warning("hearing %s: %s", hearing_id, message)
         self.notify(hearing_id, {"type": "notice", "code": code, "message": message})
-        await self.court.record_event(hearing_id, kind, "system", **data)
+        hearing = self._hearings.get(hearing_id) or await self.court.get_hearing(hearing_id)
+        try:
+            await record_event(self.court, hearing, kind, "system", **data)
+        except OutboxFull:
+            pass  # logged and counted by the outbox; the officers are told
 
     def forget(self, hearing_id: str) -> None:
         """The hearing's recording ended: nothing of it is kept here."""
         self.free.pop(hearing_id, None)
+        self._hearings.pop(hearing_id, None)
         self._disk_low.discard(hearing_id)
         for key in [k for k in self._seen if k[0] == hearing_id]:
             del self._seen[key]

@@ -2,7 +2,9 @@
 
 The media room pushes each speaker's in-session, unmuted audio into that speaker's stream;
 results come back on the event loop. A final segment is stored first and shown second, so
-nothing that was shown is lost in a crash. Partials are shown and never stored.
+nothing that was shown is lost in a crash. Partials are shown and never stored. The stores go
+through the court's outbox: while the database is unreachable the finals wait there in order
+and are shown when stored (`courtroom/outbox.py`).
 
 Two engines, one record: when the record engine's reading of a whole turn arrives, it
 replaces the turn's live segments (`TranscriptService.replace_with_reading`) and the changed
@@ -22,6 +24,7 @@ from asr.pipeline import OverloadReport, SpeakerResult, SpeakerStream, Transcrib
 from asr.prompt import hearing_vocabulary
 from courtroom.config import Config
 from courtroom.court import Court
+from courtroom.outbox import OutboxFull, record_event
 from courtroom.participants import Participant
 from courtroom.procedure import ActionRefused
 from courtroom.transcript import Segment, TranscriptService
@@ -33,6 +36,27 @@ from .room import SpeechStream
 from .rooms import RoomManager
 
 log = logging.getLogger("courtroom.speech")
+
+
+def add_final_once(transcript: TranscriptService, hearing_id: str, participant_id: str, text: str, start: float,
+                   end: float, words: list[dict[str, Any]], engine: str) -> Callable[[], Awaitable[Segment | None]]:
+    """A final segment's write, safe for the outbox to retry: an attempt cut off after its
+    insert was stored (the database lost between the insert and the read after it) is found
+    on the next attempt, not stored twice."""
+    tried = False
+    first, last = max(0.0, float(start)), float(end)  # as add_final stores them
+    last = max(first, last)
+
+    async def store() -> Segment | None:
+        nonlocal tried
+        if tried:
+            for s in await transcript.segments(hearing_id, corrected=False):
+                if (s.participant_id, s.start, s.end, s.engine) == (participant_id, first, last, engine):
+                    return s
+        tried = True
+        return await transcript.add_final(hearing_id, participant_id, text, start, end, words, engine)
+
+    return store
 
 
 class Speech:
@@ -223,16 +247,23 @@ class Speech:
         task.add_done_callback(stores.discard)
 
     async def _store_and_show(self, p: Participant, result: SpeakerResult) -> Segment | None:
+        def show(segment: Segment | None) -> None:  # in the outbox's order: captions in speaking order
+            if segment is not None:
+                self._show(p, segment.to_message())
+
         try:
-            segment = await self.transcript.add_final(
-                p.hearing_id, p.id, result.text, result.start, result.end,
-                [asdict(w) for w in result.words], self.engine_name,
+            segment: Segment | None = await self.court.outbox.put(
+                p.hearing_id, "transcript.segment",
+                add_final_once(self.transcript, p.hearing_id, p.id, result.text, result.start, result.end,
+                               [asdict(w) for w in result.words], self.engine_name),
+                on_stored=show,
             )
+        except OutboxFull:  # logged and counted by the outbox; the officers are told
+            self.metrics.inc("courtroom_asr_finals_lost_total")
+            return None
         except Exception:  # noqa: BLE001 - a refused segment (sealed record) must not end the stream
             log.exception("storing a final segment failed")
             return None
-        if segment is not None:
-            self._show(p, segment.to_message())
         return segment
 
     async def _turn_segments(self, key: tuple[str, int, int], keep: bool) -> list[int]:
@@ -246,10 +277,13 @@ class Speech:
         if not ids or not result.text.strip():
             return  # nothing read (noise, an echo dropped): the live text stays
         try:
-            changed = await self.transcript.replace_with_reading(
+            changed: list[Segment] = await self.court.outbox.put(
+                p.hearing_id, "transcript.reading", self.transcript.replace_with_reading,
                 p.hearing_id, ids, result.text, result.start, result.end,
                 [asdict(w) for w in result.words], self.record_engine,
             )
+        except OutboxFull:
+            return  # the live text stays in the record
         except ActionRefused as refused:  # sealed meanwhile: the record stays as confirmed
             log.warning("the record engine's reading of a turn of %s was not applied: %s", p.id, refused.message)
             return
@@ -267,7 +301,7 @@ class Speech:
         ids = await self._turn_segments(key, keep=True)
         self.metrics.inc("courtroom_asr_record_deferred_total")
         if ids:
-            await self.court.record_event(p.hearing_id, "asr.reread_pending", "system", p.id, segments=ids)
+            await self._record(p, "asr.reread_pending", segments=ids)
 
     def _show(self, p: Participant, segment: dict[str, Any]) -> None:
         hearing_state = self._state_of(p.hearing_id)
@@ -304,15 +338,22 @@ class Speech:
             "participant": p.id,
         }
         self.hub.to_officers(p.hearing_id, message)
-        task = asyncio.create_task(self._record_overload(p, report))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _record_overload(self, p: Participant, report: OverloadReport) -> None:
-        await self.court.record_event(
-            p.hearing_id, "asr.overload" if report.overloaded else "asr.recovered", "system", p.id,
+        self._spawn(self._record(
+            p, "asr.overload" if report.overloaded else "asr.recovered",
             dropped_seconds=round(report.dropped_seconds, 2), backlog_seconds=round(report.backlog_seconds, 2),
-        )
+        ))
+
+    async def _record(self, p: Participant, kind: str, **data: Any) -> None:
+        """The pod's own event about a speaker, timed now, stored through the outbox (it waits
+        out an outage); a hearing whose room has stopped is read from the store."""
+        room = self.rooms.rooms.get(p.hearing_id)
+        try:
+            hearing = room.hearing if room is not None else await self.court.get_hearing(p.hearing_id)
+            await record_event(self.court, hearing, kind, "system", p.id, **data)
+        except OutboxFull:
+            pass  # logged and counted by the outbox
+        except Exception:  # noqa: BLE001 - a notice must never end the stream
+            log.exception("recording %s failed", kind)
 
     def held(self) -> dict[str, int]:
         return {"speech_speakers": len(self._speakers), "speech_open": len(self._open),

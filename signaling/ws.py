@@ -10,6 +10,7 @@ from aiohttp import WSMsgType, web
 from courtroom.auth import AuthError
 from courtroom.court import Actor
 from courtroom.disclosure import Viewer
+from courtroom.outbox import OutboxFull, Status
 from courtroom.ratelimit import RateLimiter
 
 from .errors import ApiError, classify
@@ -51,6 +52,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         await pod.court.connect(hearing.id, participant.id)
         pod.metrics.inc("courtroom_ws_connections_total")
+        if not pod.court.outbox.available and Viewer.of(participant).officer:
+            session.send(store_message(pod.court.outbox.status()))  # writes still wait: say so
         await _send_record_so_far(request.app, session)
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -67,11 +70,42 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         current = hub.unregister(session)
         await _close_peer(session)
         if current and not session.left_on_purpose:
-            try:
-                await pod.court.disconnect(hearing.id, participant.id, "drop")
-            except Exception:  # noqa: BLE001 - a closing socket must not raise
-                log.exception("recording a drop failed")
+            await _record_drop(pod, hub, hearing.id, participant.id)
     return ws
+
+
+async def _record_drop(pod: Pod, hub: Hub, hearing_id: str, participant_id: str) -> None:
+    """A lost socket is the pod's own write: through the outbox, it waits out a database
+    outage. One who has come back meanwhile was not lost: nothing is written then."""
+    async def drop() -> None:
+        if hub.current(hearing_id, participant_id) is None:
+            await pod.court.disconnect(hearing_id, participant_id, "drop")
+
+    try:
+        await pod.court.outbox.put(hearing_id, "participant.drop", drop)
+    except OutboxFull:
+        pass  # logged and counted by the outbox; the officers are told
+    except Exception:  # noqa: BLE001 - a closing socket must not raise
+        log.exception("recording a drop failed")
+
+
+def store_message(status: Status) -> dict[str, Any]:
+    """The officers' notice of the court's database: unreachable (writes wait), then back."""
+    pending, stored, lost = int(status["pending"]), int(status["stored"]), int(status["lost"])
+    if status["state"] == "unavailable":
+        text = (f"The court's database cannot be reached: {pending} writes wait and will be stored when it is back"
+                f"{f'; {lost} lost (the queue is full)' if lost else ''}. 数据库暂不可用，记录在排队。")
+    else:
+        text = f"The court's database is back: {stored} waiting writes stored, {lost} lost. 数据库已恢复。"
+    return {"type": "store", "state": status["state"], "pending": pending, "stored": stored, "lost": lost,
+            "message": text}
+
+
+def tell_officers(hub: Hub, status: Status) -> None:
+    """An outbox listener: the store's state to the judge and clerk of every hearing here."""
+    message = store_message(status)
+    for hearing_id in list(hub.sessions):
+        hub.to_officers(hearing_id, message)
 
 
 async def _send_record_so_far(app: web.Application, session: Session) -> None:

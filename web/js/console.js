@@ -97,6 +97,26 @@ function banner(status) {
   } else node.hidden = true;
 }
 
+// The court's database, told to the officers only (`store` messages): while it cannot be
+// reached the pod's own writes wait; when it is back, how many were stored and lost.
+let storeTimer = null;
+function storeBanner(m) {
+  const node = $('#store-banner');
+  clearTimeout(storeTimer);
+  const vars = { n: m.pending, stored: m.stored, lost: m.lost };
+  const lost = m.lost ? ` ${t('store.lost', vars)}` : '';
+  node.dataset.state = m.state;
+  if (m.state === 'unavailable') {
+    node.className = 'banner banner-error';
+    node.textContent = t('store.unavailable', vars) + lost;
+  } else {
+    node.className = m.lost ? 'banner banner-reconnecting' : 'banner banner-connected';
+    node.textContent = t('store.restored', vars) + lost;
+    if (!m.lost) storeTimer = setTimeout(() => { node.hidden = true; }, 8000);
+  }
+  node.hidden = false;
+}
+
 // --- boot ---------------------------------------------------------------------------------------
 
 async function boot() {
@@ -171,6 +191,7 @@ async function enter() {
   session.addEventListener('exhibit', (e) => page.evidence.showing(e.detail.presenting));
   session.addEventListener('notice', (e) => toast(tMaybe(`notice_code.${e.detail.code}`) || e.detail.message, e.detail.code === 'asr_recovered' ? 'ok' : 'error', 8000));
   session.addEventListener('event', (e) => addEvent(e.detail.event));
+  session.addEventListener('store', (e) => storeBanner(e.detail));
   session.addEventListener('speaker', (e) => page.stage && page.stage.speaker(e.detail.participant));
   session.addEventListener('record', () => { if (page.hearing && page.hearing.state === 'closed') loadRecord(); });
   session.addEventListener('servererror', (e) => onServerError(e.detail));
