@@ -396,9 +396,8 @@ class HearingRecording:
         bucket holds altered is left out and the officers are told: it is never used."""
         if self.uploads is None:
             return path
-        folder = self.dir / "public" if path.parent.name == "public" else self.dir
         try:
-            return await self.uploads.local_copy(hearing_id, path, folder)
+            return await self.uploads.local_copy(hearing_id, path, self.dir)
         except (BlobError, OSError) as exc:
             log.error("hearing %s: archive part %s cannot be read from the bucket: %s", hearing_id, path.name, exc)
             await self.court.record_event(hearing_id, "archive.part_refused", "system", name=path.name, reason=str(exc))

@@ -191,7 +191,7 @@ class PartUploads:
 
     async def local_copy(self, hearing_id: str, path: str | Path, folder: Path) -> Path | None:
         """The part on this pod's disk: where it was written, or fetched from the bucket into
-        `folder` (same name) and checked against the digest recorded at its upload. None when
+        the hearing's `folder` (its place under `recordings/<id>/`) and checked against the digest recorded at its upload. None when
         neither has it; BlobCorrupt when the bucket's copy does not match (never used)."""
         p = Path(path)
         if await asyncio.to_thread(_nonempty, p):
