@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import av
 import pytest
 from conftest import free_port
@@ -274,6 +275,8 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     pod1_keys = await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/")
     await asyncio.to_thread(shutil.rmtree, first.data_dir / "recordings")  # pod 1's disk is gone
 
+    (tmp_path / "pod2").mkdir()
+    shutil.copy(first.data_dir / "secret.key", tmp_path / "pod2" / "secret.key")  # one court, one join-link key
     second = await server_factory(*args, data_dir=tmp_path / "pod2", admin_key=first.admin_key)
     api2 = api_factory(second)
     judge = Participant(second.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
@@ -319,6 +322,22 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     public = await api2.request("GET", f"/public/hearings/{hid}", None)
     assert public.json["replayable"]
     # The replay and its parts are in the bucket for any pod to serve.
-    keys = await asyncio.to_thread(store.keys, f"hearings/{hid}/")
-    assert replay_key(hid, "replay.mp4") in keys
+    async def published() -> bool:
+        return replay_key(hid, "replay.mp4") in await asyncio.to_thread(store.keys, f"hearings/{hid}/replay/")
+    assert await _until(published, 60)
+    # A pod that never had the replay serves it from the bucket, its digest checked.
+    third = await server_factory(*args, data_dir=tmp_path / "pod3", admin_key=first.admin_key)
+    url = f"{third.url}/public/hearings/{hid}/replay/replay.mp4"
+    assert not (third.data_dir / "recordings" / hid).exists()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as served:
+            assert served.status == 200
+            assert hashlib.sha256(await served.read()).hexdigest() == replay["sha256"]
+        # Altered in the bucket (its own digest made to match): an error, never served.
+        data = bytearray(await asyncio.to_thread(store.get_bytes, replay_key(hid, "replay.mp4")))
+        data[len(data) // 2] ^= 0xFF
+        await asyncio.to_thread(store.put_bytes, replay_key(hid, "replay.mp4"), bytes(data))
+        async with session.get(url) as refused:
+            assert refused.status == 502
+            assert (await refused.json())["error"] == "file_altered"
     assert "Traceback" not in second.log()
