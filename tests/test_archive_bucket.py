@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import itertools
+import json
 import shutil
+import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,10 @@ from typing import Any
 import aiohttp
 import av
 import pytest
-from conftest import free_port
+from conftest import courtroom_command, free_port
+from PIL import Image
 
+from courtroom.archiving import ledger_key
 from courtroom.blobs import BlobCorrupt, open_blob_store
 from courtroom.court import Actor
 from loadtest.participant import Participant
@@ -267,6 +273,19 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
             keys = await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/")
             return sum(1 for k in keys if "/public/" not in k) >= 2 and any("/public/" in k for k in keys)
         assert await _until(two_parts_in_bucket, 30), await asyncio.to_thread(store.keys, f"hearings/{hid}/")
+
+        # An exhibit is in the bucket once deposited, not only at the close.
+        picture = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 30, 30)).save(picture, "PNG")
+        form = aiohttp.FormData()
+        form.add_field("file", picture.getvalue(), filename="借条.png", content_type="image/png")
+        filed = await api.request("POST", f"/api/hearings/{hid}/evidence", api.admin_key, data=form)
+        assert filed.status == 201, filed.text
+        exhibit_key = ledger_key(hashlib.sha256(picture.getvalue()).hexdigest())
+
+        async def exhibit_in_bucket() -> bool:
+            return bool(await asyncio.to_thread(store.exists, exhibit_key))
+        assert await _until(exhibit_in_bucket, 30)
         state = (await api.get_hearing(hid)).json
         assert state["state"] == "in_session"  # in the bucket before the close
     finally:
@@ -327,6 +346,29 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     assert await _until(published, 60)
     # A pod that never had the replay serves it from the bucket, its digest checked.
     third = await server_factory(*args, data_dir=tmp_path / "pod3", admin_key=first.admin_key)
+
+    # The bundle, made on that pod: every deposited file comes from the bucket, and the bundle
+    # goes there too.
+    async def mirrored() -> bool:
+        files = (await api2.get_hearing(hid)).json["extra"]["record_files"]
+        keys = set(await asyncio.to_thread(store.keys, "ledger/"))
+        return bool(files) and all(ledger_key(f["sha256"]) in keys for f in files)
+    assert await _until(mirrored, 60)
+    bundle = tmp_path / "bundle.zip"
+    made = await asyncio.to_thread(
+        subprocess.run, [*courtroom_command(), "hearing", "export", hid, "--data", str(third.data_dir), "--database",
+                         database, "--object-store", bucket, "--out", str(bundle)],
+        capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stdout + made.stderr
+    summary = json.loads(made.stdout)
+    assert not [s for s in summary["skipped"] if "missing" in s or "bucket" in s], summary["skipped"]
+    with zipfile.ZipFile(bundle) as z:
+        manifest = json.loads(z.read("manifest.json"))
+    bundled = {row["sha256"] for row in manifest["files"]}
+    assert {f["sha256"] for f in detail["extra"]["record_files"]} <= bundled
+    assert exhibit_key.split("/")[1] in bundled
+    assert summary["bucket"] == [f"hearings/{hid}/bundles/bundle.zip"]
+    assert (await asyncio.to_thread(store.info, summary["bucket"][0])).sha256 == hashlib.sha256(bundle.read_bytes()).hexdigest()
     url = f"{third.url}/public/hearings/{hid}/replay/replay.mp4"
     assert not (third.data_dir / "recordings" / hid).exists()
     async with aiohttp.ClientSession() as session:
