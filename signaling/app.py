@@ -152,7 +152,7 @@ async def _part_uploads(app: web.Application) -> AsyncIterator[None]:
     sweep = asyncio.get_running_loop().create_task(uploads.sweep(), name="part-uploads-sweep")
     yield
     sweep.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+    with contextlib.suppress(asyncio.CancelledError):
         await sweep
     await uploads.stop(30.0)
 

@@ -172,19 +172,27 @@ class PartUploads:
         """At the pod's start: queue every part on this pod's disk that no `archive.uploaded`
         names (a crash cut it, or the pod stopped before the upload). Returns how many."""
         queued = 0
-        for hearing in await self.court.list_hearings():
+        try:
+            hearings = await self.court.list_hearings()
+        except Exception:  # noqa: BLE001 - the parts stay on disk for the next start
+            log.exception("sweep: the hearings cannot be listed")
+            return 0
+        for hearing in hearings:
             parts = [p for name in PART_LISTS for p in hearing.extra.get(name, []) if isinstance(p, dict)]
             if not parts:
                 continue
-            done: dict[str, str] | None = None
-            for part in parts:
-                path = Path(str(part.get("path", "")))
-                if path in self.writing or not await asyncio.to_thread(_nonempty, path):
-                    continue
-                if done is None:
-                    done = await self.digests(hearing.id)
-                if part_key(hearing.id, path) not in done and self.submit(hearing.id, path):
-                    queued += 1
+            try:
+                done: dict[str, str] | None = None
+                for part in parts:
+                    path = Path(str(part.get("path", "")))
+                    if path in self.writing or not await asyncio.to_thread(_nonempty, path):
+                        continue
+                    if done is None:
+                        done = await self.digests(hearing.id)
+                    if part_key(hearing.id, path) not in done and self.submit(hearing.id, path):
+                        queued += 1
+            except Exception:  # noqa: BLE001 - one hearing's trouble must not stop the others
+                log.exception("sweep: the parts of hearing %s", hearing.id)
         if queued:
             log.info("sweep: %d archive parts left un-uploaded are queued for %s", queued, self.blobs.url)
         return queued

@@ -291,6 +291,17 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     finally:
         await judge.close()
     first.kill()
+    folder = first.data_dir / "recordings" / hid
+    left = {part_key(hid, p) for p in [*folder.glob("*.mp4"), *folder.glob("public/*.mp4")] if p.stat().st_size}
+    assert left - set(await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/"))  # the crash cut a part
+
+    # Pod 1 comes back for a moment: its start-up sweep sends the part the crash left.
+    await first.restart()
+
+    async def all_sent() -> bool:
+        return left <= set(await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/"))
+    assert await _until(all_sent, 30), left
+    await first.stop()
     pod1_keys = await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/")
     await asyncio.to_thread(shutil.rmtree, first.data_dir / "recordings")  # pod 1's disk is gone
 
