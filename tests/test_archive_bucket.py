@@ -304,6 +304,11 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     await first.stop()
     pod1_keys = await asyncio.to_thread(store.keys, f"hearings/{hid}/archive/")
     await asyncio.to_thread(shutil.rmtree, first.data_dir / "recordings")  # pod 1's disk is gone
+    # One of pod 1's parts is altered in the bucket, its object digest made to match.
+    altered_key = f"hearings/{hid}/archive/archive.mp4"
+    data = bytearray(await asyncio.to_thread(store.get_bytes, altered_key))
+    data[len(data) // 2] ^= 0xFF
+    await asyncio.to_thread(store.put_bytes, altered_key, bytes(data))
 
     (tmp_path / "pod2").mkdir()
     shutil.copy(first.data_dir / "secret.key", tmp_path / "pod2" / "secret.key")  # one court, one join-link key
@@ -332,14 +337,16 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     archives = [f for f in detail["extra"]["record_files"] if f["kind"] == "archive"]
     names = [Path(f["path"]).name for f in archives]
     pod1_names = [k.rsplit("/", 1)[1] for k in pod1_keys if "/public/" not in k]
-    assert set(pod1_names) <= set(names), (pod1_names, names)
+    assert "archive.mp4" in pod1_names and "archive.mp4" not in names  # the altered part: never used
+    assert set(pod1_names) - {"archive.mp4"} <= set(names), (pod1_names, names)
     for f in archives:
         if Path(f["path"]).name in pod1_names:
             # Read from the bucket onto pod 2's disk, with the digest taken at pod 1's upload.
             assert f["path"].startswith(str(second.data_dir)), f
             assert f["sha256"] == uploaded[part_key(hid, f["path"])]
     assert len(names) == len(set(names)) > len(pod1_names)  # pod 2 continued as a new part
-    assert not any(e["kind"] == "archive.part_refused" for e in events)
+    refused = [e["data"] for e in events if e["kind"] == "archive.part_refused"]
+    assert [r["name"] for r in refused] == ["archive.mp4"] and "sha256" in refused[0]["reason"], refused
 
     # The replay covers pod 1's stretch too: it is longer than all pod 2 recorded itself.
     replay = next(f for f in detail["extra"]["record_files"] if f["kind"] == "replay")
