@@ -345,6 +345,10 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
             assert f["path"].startswith(str(second.data_dir)), f
             assert f["sha256"] == uploaded[part_key(hid, f["path"])]
     assert len(names) == len(set(names)) > len(pod1_names)  # pod 2 continued as a new part
+    # Parts roll at a keyframe: each rolled part takes up where the one before it ended.
+    ordered = sorted((f for f in archives if Path(f["path"]).name in pod1_names), key=lambda f: f["start_hearing_time"])
+    gaps = [b["start_hearing_time"] - (a["start_hearing_time"] + a["duration"]) for a, b in itertools.pairwise(ordered)]
+    assert gaps and all(-0.15 < g < 0.25 for g in gaps), gaps
     refused = [e["data"] for e in events if e["kind"] == "archive.part_refused"]
     assert [r["name"] for r in refused] == ["archive.mp4"] and "sha256" in refused[0]["reason"], refused
 
