@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from .blobs import BlobStore
 from .ledger import (
     EVENTS,
     MERKLE_ROOT,
@@ -125,10 +126,12 @@ def _safe_basename(path: str, fallback: str) -> str:
     return name[:120] or fallback
 
 
-async def export(court: Any, hearing_id: str, out: Path) -> dict[str, Any]:
+async def export(court: Any, hearing_id: str, out: Path, blobs: BlobStore | None = None) -> dict[str, Any]:
     """Write the bundle of one hearing to `out` (a new or empty folder, or a path ending .zip).
 
     `court` is a `courtroom.court.Court` (its database, store and configuration are used).
+    `blobs`, the court's bucket in a multi-pod court: a deposited file another pod wrote is
+    read from it (checked against its deposited digest), and the finished bundle is put there.
     Returns a summary: the bundle's path, how many files, the root, and what was skipped.
     """
     from .deposits import check_files
@@ -148,8 +151,46 @@ async def export(court: Any, hearing_id: str, out: Path) -> dict[str, Any]:
     from .signatures import bundle_files
 
     plan = _Plan(court.config.data_dir, hearing, entries, between, exhibits, events_now, texts, skipped,
-                 await bundle_files(court, hearing_id))
-    return await asyncio.to_thread(_write_bundle, plan, out)
+                 await bundle_files(court, hearing_id), blobs)
+    summary = await asyncio.to_thread(_write_bundle, plan, out)
+    if blobs is not None:
+        summary["bucket"] = await asyncio.to_thread(_put_bundle, blobs, hearing_id, out)
+    return summary
+
+
+def bundle_key(hearing_id: str, name: str) -> str:
+    return f"hearings/{hearing_id}/bundles/{name}"
+
+
+def _put_bundle(blobs: BlobStore, hearing_id: str, out: Path) -> list[str]:
+    """The bundle in the court's bucket, for any pod to hand out: a zip as one object, a folder
+    file by file (each stored with its digest, checked as it goes in)."""
+    if out.is_file():
+        return [blobs.put_file(bundle_key(hearing_id, out.name), out).key]
+    return [blobs.put_file(bundle_key(hearing_id, f"{out.name}/{p.relative_to(out).as_posix()}"), p).key
+            for p in sorted(out.rglob("*")) if p.is_file()]
+
+
+def _from_bucket(plan: _Plan, sha: object, what: str, skipped: list[str], tmp: Path) -> Path | None:
+    """A deposited file this pod does not hold, from the bucket's `ledger/<sha256>`, checked
+    against that digest: altered there, it is left out and named, never bundled."""
+    if plan.blobs is None or not isinstance(sha, str) or not sha:
+        return None
+    from .archiving import ledger_key
+    from .blobs import BlobCorrupt, BlobError, BlobMissing
+
+    dest = tmp / sha
+    try:
+        plan.blobs.download(ledger_key(sha), dest, sha)
+    except BlobCorrupt as exc:
+        skipped.append(f"{what}: altered in the court's bucket ({exc})")
+        return None
+    except BlobMissing:
+        return None
+    except BlobError as exc:
+        skipped.append(f"{what}: the court's bucket cannot be read ({exc})")
+        return None
+    return dest
 
 
 @dataclass
@@ -163,6 +204,7 @@ class _Plan:
     record_texts: list[tuple[str, bytes]]  # transcript/<name>, the hearing record's renderings
     skipped: list[str]
     signatures: list[tuple[str, bytes]] = field(default_factory=list)
+    blobs: BlobStore | None = None  # the court's bucket: deposited files another pod wrote
 
 
 def _write_bundle(plan: _Plan, out: Path) -> dict[str, Any]:
@@ -177,14 +219,16 @@ def _write_bundle(plan: _Plan, out: Path) -> dict[str, Any]:
             raise BundleError(f"{out} exists and is not an empty folder")
         out.mkdir(parents=True, exist_ok=True)
         work = out
+    fetched = Path(tempfile.mkdtemp(prefix=".bundle-fetch-", dir=out.parent))  # files read from the bucket
     try:
-        return _fill(plan, work, out, zipped)
+        return _fill(plan, work, out, zipped, fetched)
     finally:
+        shutil.rmtree(fetched, ignore_errors=True)
         if zipped:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _fill(plan: _Plan, work: Path, out: Path, zipped: bool) -> dict[str, Any]:
+def _fill(plan: _Plan, work: Path, out: Path, zipped: bool, fetched: Path) -> dict[str, Any]:
     from .evidence import file_path
 
     data_dir, hearing, entries = plan.data_dir, plan.hearing, plan.entries
@@ -195,6 +239,8 @@ def _fill(plan: _Plan, work: Path, out: Path, zipped: bool) -> dict[str, Any]:
 
     for exhibit in plan.exhibits:
         source = file_path(data_dir, exhibit.sha256)
+        if not source.exists():
+            source = _from_bucket(plan, exhibit.sha256, f"exhibit {exhibit.label}", skipped, fetched) or source
         if not source.exists():
             skipped.append(f"exhibit {exhibit.label}: its file is missing from the pod")
             continue
@@ -209,6 +255,8 @@ def _fill(plan: _Plan, work: Path, out: Path, zipped: bool) -> dict[str, Any]:
             if not isinstance(raw, str) or not raw:
                 continue
             source = Path(raw) if os.path.isabs(raw) else data_dir / raw
+            if not source.is_file():
+                source = _from_bucket(plan, item.get("sha256"), f"{key}: {raw}", skipped, fetched) or source
             if not source.is_file():
                 skipped.append(f"{key}: {raw} is missing from the pod")
                 continue

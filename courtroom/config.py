@@ -87,6 +87,11 @@ class Config:
     # A multi-pod court: its PostgreSQL database and its S3 bucket (empty: embedded SQLite, local files)
     database_url: str = ""
     object_store_url: str = ""
+    # Files in the bucket (docs/court.md): with an object store, the archive rolls to a new part this
+    # often so a part reaches the bucket while the hearing runs; a confirmed upload keeps or drops the
+    # local copy as the court decides.
+    archive_part_seconds: float = 300.0
+    keep_local_parts: bool = True
     pod_id: str = ""  # this pod's name in the court's leases; default host:port
     lease_seconds: float = 10.0  # a dead pod's hearings move after this long
     store_queue_limit: int = 2000  # the pod's own writes waiting out a database outage (courtroom/outbox.py)

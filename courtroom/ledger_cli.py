@@ -173,6 +173,7 @@ def _check_bucket(args: argparse.Namespace, entries: list[Any]) -> list[str]:
 
 def _export(args: argparse.Namespace) -> int:
     from .admin import open_court
+    from .blobs import BlobError, open_blob_store
     from .bundle import BundleError, TamperedFiles, export
     from .cli import config_from
     from .store import NotFound
@@ -183,11 +184,13 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(f"bundle-{args.hearing_id}")
     court = open_court(config_from(args))
     try:
-        summary = asyncio.run(export(court, args.hearing_id, out))
+        # A court of pods: files another pod wrote come from the bucket, and the bundle goes there.
+        blobs = open_blob_store(args.object_store, Path(args.data)) if getattr(args, "object_store", None) else None
+        summary = asyncio.run(export(court, args.hearing_id, out, blobs))
     except (NotFound, TamperedFiles) as e:
         print(f"courtroom hearing export: {e}", file=sys.stderr)
         return 1
-    except (BundleError, OSError) as e:
+    except (BundleError, BlobError, OSError) as e:
         print(f"courtroom hearing export: {e}", file=sys.stderr)
         return 2
     finally:

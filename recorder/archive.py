@@ -17,6 +17,7 @@ import logging
 import os
 import re
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -47,14 +48,16 @@ class RecordFile:
     start_hearing_time: float
 
 
-def next_part_path(directory: str | os.PathLike[str]) -> Path:
-    """``archive.mp4`` for a new hearing, ``archive-part2.mp4``... after a crash."""
+def next_part_path(directory: str | os.PathLike[str], taken: Collection[str] = ()) -> Path:
+    """``archive.mp4`` for a new hearing, ``archive-part2.mp4``... after a crash. ``taken``:
+    names already used elsewhere (a part another pod wrote on its own disk), so a part's
+    name, and with it its key in the court's bucket, is never used twice."""
     d = Path(directory)
     first = d / "archive.mp4"
-    if not first.exists():
+    if not first.exists() and first.name not in taken:
         return first
     n = 2
-    while (d / f"archive-part{n}.mp4").exists():
+    while (d / f"archive-part{n}.mp4").exists() or f"archive-part{n}.mp4" in taken:
         n += 1
     return d / f"archive-part{n}.mp4"
 

@@ -24,6 +24,7 @@ from .network import NetworkMonitor
 from .pod import HUB, POD, ROOMS, Pod
 from .recorders import Recorders
 from .recording_health import RecordingHealth
+from .recording_uploads import PartUploads
 from .rooms import RoomManager
 from .routes import setup_routes
 from .speech import Speech
@@ -61,7 +62,11 @@ def create_app(config: Config) -> web.Application:
         pod.services["archiver"] = archiver
         app.cleanup_ctx.append(_archive_sweep)
     health = RecordingHealth(pod.court, pod.metrics, app[HUB].to_officers, config.health_interval)
-    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health)
+    uploads = None
+    if pod.blobs is not None:
+        uploads = PartUploads(pod.court, pod.blobs, keep_local=config.keep_local_parts)
+        pod.services["uploads"] = uploads
+    pod.services["recorders"] = Recorders(pod.court, app[ROOMS], archiver, health, uploads)
     pod.metrics.collector(lambda: room_gauges(app[ROOMS]))
     network = NetworkMonitor(app[HUB])
     pod.services["network"] = network
@@ -71,6 +76,8 @@ def create_app(config: Config) -> web.Application:
     pod.metrics.collector(lambda: held_gauges(app))
     pod.metrics.collector(pod.court.outbox.gauges)
     app.cleanup_ctx.append(_database)
+    if uploads is not None:
+        app.cleanup_ctx.append(_part_uploads)  # drained after the rooms close, before the database
     app.cleanup_ctx.append(_media)
     app.cleanup_ctx.append(_recording_health)
     return app
@@ -139,6 +146,19 @@ async def _archive_sweep(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+async def _part_uploads(app: web.Application) -> AsyncIterator[None]:
+    """The archive parts' uploads: started with a sweep of what a crash left behind, and given
+    a bounded time at shutdown for the parts the rooms' closing handed over."""
+    uploads: PartUploads = app[POD].services["uploads"]
+    uploads.start()
+    sweep = asyncio.get_running_loop().create_task(uploads.sweep(), name="part-uploads-sweep")
+    yield
+    sweep.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sweep
+    await uploads.stop(30.0)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

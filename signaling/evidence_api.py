@@ -478,6 +478,10 @@ async def upload(request: web.Request) -> web.Response:
     finally:
         received.discard()
     service.court.announce_event(event)  # the officers' events tab lists the upload at once
+    archiver = service.pod.services.get("archiver")
+    if archiver is not None:  # a multi-pod court: the deposited exhibit goes to the bucket now, tracked
+        hid = hearing.id
+        service.court.effects.submit(hid, "archive.exhibit", lambda: archiver.mirror_hearing(hid))
     await _announce(request, service, hearing)
     return web.json_response(exhibit.to_dict(), status=201)
 

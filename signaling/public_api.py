@@ -129,14 +129,21 @@ async def _replay_from_bucket(request: web.Request, hearing: Hearing, kind: str,
     blobs = pod_of(request).blobs
     if blobs is None or kind != "replay":
         raise ApiError(404, "not_found", "no such file")
-    from courtroom.blobs import BlobError, BlobMissing
+    from courtroom.blobs import BlobCorrupt, BlobError, BlobMissing
 
     from .archiver import replay_key
 
+    # The replay and its captions are record files: their digests, taken when the replay was
+    # built, are checked too (the bucket's own digest travels with the object and would
+    # change with it).
+    deposited = {Path(str(f.get("path", ""))).name: f.get("sha256") for f in hearing.extra.get("record_files", [])
+                 if f.get("kind") in ("replay", "captions")}
     try:
-        data = await asyncio.to_thread(blobs.get_bytes, replay_key(hearing.id, name))
+        data = await asyncio.to_thread(blobs.get_bytes, replay_key(hearing.id, name), deposited.get(name))
     except BlobMissing:
         raise ApiError(404, "not_found", "no such file") from None
+    except BlobCorrupt as exc:
+        raise ApiError(502, "file_altered", f"the replay's file in the court's bucket does not match its digest: {exc}") from None
     except BlobError as exc:
         raise ApiError(503, "store_unavailable", f"the replay cannot be read now: {exc}") from None
     return web.Response(body=data, headers={"Cache-Control": "max-age=60"},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from courtroom.procedure import HearingState
 from .archiver import Archiver
 from .recording import HearingRecording
 from .recording_health import RecordingHealth
+from .recording_uploads import PartUploads
 from .room import MediaRoom
 from .rooms import RoomManager
 
@@ -23,9 +23,10 @@ log = logging.getLogger("courtroom.recorders")
 
 class Recorders:
     def __init__(self, court: Court, rooms: RoomManager, archiver: Archiver | None = None,
-                 health: RecordingHealth | None = None) -> None:
+                 health: RecordingHealth | None = None, uploads: PartUploads | None = None) -> None:
         self.court = court
         self.archiver = archiver
+        self.uploads = uploads  # a multi-pod court: archive parts go to the bucket as they close
         self.ledger = Ledger(court.db.conn, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
         self.health = health
@@ -42,7 +43,7 @@ class Recorders:
         return recording.public_line.cut(from_time)
 
     async def _started(self, room: MediaRoom) -> None:
-        recording = HearingRecording(self.court, room, self._deposit)
+        recording = HearingRecording(self.court, room, self._deposit, self.uploads)
         self.recordings[room.hearing.id] = recording
         room.sinks.append(recording)
         await recording.update(room.hearing)
@@ -81,12 +82,9 @@ class Recorders:
             effects.submit(hid, "replay.build", build_replay, report=True)
             effects.submit(hid, "ledger.deposit", deposit, report=True)
         else:
-            # The server is going down mid-hearing: close the part cleanly; a restart
-            # continues into the next part.
-            recording.closing = True
-            for pump in (recording.archive, recording.public, recording.public_archive):
-                if pump is not None:
-                    await asyncio.to_thread(pump.close, 30.0)
+            # The server is going down mid-hearing: close the part cleanly (and upload it); a
+            # restart continues into the next part.
+            await recording.suspend()
 
     async def _deposit(self, hearing: Hearing, files: list[dict[str, Any]]) -> None:
         """Every record file is deposited; then the hearing's event log and Merkle root."""

@@ -9,6 +9,7 @@ hearing's `extra`, written before a part starts, so a crash leaves a list that s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import logging
 import shutil
@@ -19,6 +20,7 @@ from typing import Any
 import av
 import numpy as np
 
+from courtroom.blobs import BlobError
 from courtroom.court import Court
 from courtroom.disclosure import Disclosure, Viewer, on_air_intervals
 from courtroom.hearing import Hearing
@@ -41,6 +43,7 @@ from recorder.hls_subtitles import PublicCaptions, SubtitleRendition
 from recorder.slate import slate_lines
 
 from .public_captions import CaptionFollower
+from .recording_uploads import PartUploads
 from .room import MAIN, MediaRoom
 
 log = logging.getLogger("courtroom.recording")
@@ -56,8 +59,13 @@ def hearing_dir(court: Court, hearing_id: str) -> Path:
 class HearingRecording:
     """One hearing's record sink (the `RecordSink` of `MediaRoom`)."""
 
-    def __init__(self, court: Court, room: MediaRoom, on_finished: Callable[[Hearing, list[dict[str, Any]]], Awaitable[None]] | None = None) -> None:
+    def __init__(self, court: Court, room: MediaRoom,
+                 on_finished: Callable[[Hearing, list[dict[str, Any]]], Awaitable[None]] | None = None,
+                 uploads: PartUploads | None = None) -> None:
         self.court = court
+        # The court's bucket (a multi-pod court): each part is uploaded as it closes, and the
+        # archive rolls to a new part every `archive_part_seconds` so parts land while it runs.
+        self.uploads = uploads
         self.room = room
         self.hearing = room.hearing
         self.dir = hearing_dir(court, room.hearing.id)
@@ -67,6 +75,10 @@ class HearingRecording:
         # The public picture and sound (screened, disguised) recorded as their own stream:
         # the replay is cut from it, never from the court's archive.
         self.public_archive: Pump | None = None
+        self.public_archive_path: Path | None = None
+        self._next: dict[str, tuple[Pump, Path]] = {}  # "archive"/"public_archive": the part to roll to
+        self._roller: asyncio.Task[None] | None = None
+        self._part_closes: set[asyncio.Task[None]] = set()  # rolled-out parts being finalised
         self.public_line: DelayLine | None = None
         self.caption_follower: CaptionFollower | None = None  # captions inside the live stream
         self.closing = False
@@ -80,6 +92,8 @@ class HearingRecording:
         if self.closing:
             return
         if view == MAIN and self.archive is not None:
+            if packets and packets[0].is_keyframe and "archive" in self._next:
+                self._roll("archive")  # a part starts on a keyframe: nothing of the picture is lost
             for p in packets:
                 self.archive.put_video(p)
         publics = [pump for pump in (self.public, self.public_archive) if pump is not None]
@@ -90,6 +104,9 @@ class HearingRecording:
                 if not packets or not packets[0].is_keyframe:
                     return
                 self._public_view = view
+            if packets and packets[0].is_keyframe and "public_archive" in self._next:
+                self._roll("public_archive")
+                publics = [pump for pump in (self.public, self.public_archive) if pump is not None]
             for pump in publics:
                 for p in packets:
                     pump.put_video(p)
@@ -129,47 +146,123 @@ class HearingRecording:
             self.public_line.set_on_air(hearing.broadcast and hearing.state is HearingState.IN_SESSION)
 
     async def _start_archive(self) -> None:
-        config = self.court.config
-
-        def check() -> Path:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            check_free_space(self.dir, config.disk_floor_bytes)
-            return next_part_path(self.dir)
-
         try:
-            path = await asyncio.to_thread(check)
+            self.archive, self.archive_path = await self._new_part("archive")
         except DiskSpaceError as exc:
             self.refused = str(exc)
             log.error("not recording hearing %s: %s", self.hearing.id, exc)
             await self.court.record_event(self.hearing.id, "recording.refused", "system", reason=str(exc))
             return
-        parts = list(self.hearing.extra.get("archive_parts", []))
-        parts.append({"path": str(path), "started_at": self.room.hearing_time()})
-        self.hearing = await self.court.update_extra(self.hearing.id, archive_parts=parts)
-        writer = await asyncio.to_thread(
-            ArchiveWriter, path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
-            metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id},
-        )
-        self.archive_path = path
-        self.archive = Pump.for_archive(writer, self.room.fps)
-        await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
+        self._start_roller()
 
     async def _start_public_archive(self) -> None:
-        public_dir = self.dir / "public"
+        self.public_archive, self.public_archive_path = await self._new_part("public_archive")
+        self._start_roller()
+
+    async def _new_part(self, which: str) -> tuple[Pump, Path]:
+        """A new part of the court's archive or of the public picture's record, listed in the
+        hearing before a byte of it is written (a crash leaves a list that holds)."""
+        config = self.court.config
+        archive = which == "archive"
+        folder = self.dir if archive else self.dir / "public"
+        list_name = "archive_parts" if archive else "public_parts"
+        parts = list(self.hearing.extra.get(list_name, []))
+        taken = {Path(str(p.get("path", ""))).name for p in parts if isinstance(p, dict)}
 
         def prepare() -> Path:
-            public_dir.mkdir(parents=True, exist_ok=True)
-            return next_part_path(public_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            if archive:
+                check_free_space(folder, config.disk_floor_bytes)
+            return next_part_path(folder, taken)
 
         path = await asyncio.to_thread(prepare)
-        parts = list(self.hearing.extra.get("public_parts", []))
+        if self.uploads is not None:
+            self.uploads.writing.add(path)  # before it is listed: the start-up sweep leaves it alone
         parts.append({"path": str(path), "started_at": self.room.hearing_time()})
-        self.hearing = await self.court.update_extra(self.hearing.id, public_parts=parts)
+        self.hearing = await self.court.update_extra(self.hearing.id, **{list_name: parts})
+        metadata = {"case_number": self.hearing.case_number, "hearing_id": self.hearing.id}
+        if not archive:
+            metadata["picture"] = "public"
         writer = await asyncio.to_thread(
             ArchiveWriter, path, self.room.width, self.room.height, self.room.fps, self.room.extradata(),
-            metadata={"case_number": self.hearing.case_number, "hearing_id": self.hearing.id, "picture": "public"},
+            metadata=metadata,
         )
-        self.public_archive = Pump.for_archive(writer, self.room.fps)
+        if archive:
+            await self.court.record_event(self.hearing.id, "recording.part", "system", path=path.name, part=len(parts))
+        return Pump.for_archive(writer, self.room.fps), path
+
+    # Parts in the bucket: the archive rolls to a new part every `archive_part_seconds`.
+    def _start_roller(self) -> None:
+        seconds = self.court.config.archive_part_seconds
+        if self.uploads is not None and seconds > 0 and (self._roller is None or self._roller.done()):
+            self._roller = asyncio.get_running_loop().create_task(self._roll_every(seconds),
+                                                                  name=f"archive-roll-{self.hearing.id}")
+
+    async def _roll_every(self, seconds: float) -> None:
+        """Prepare the next part every `seconds`; `video` switches to it on the next keyframe."""
+        while not self.closing:
+            await asyncio.sleep(seconds)
+            async with self._lock:
+                if self.closing or self.refused is not None:
+                    return
+                for which in ("archive", "public_archive"):
+                    if getattr(self, which) is not None and which not in self._next:
+                        try:
+                            self._next[which] = await self._new_part(which)
+                        except DiskSpaceError:
+                            pass  # the current part goes on; the health check tells of the disk
+                        except Exception:  # noqa: BLE001 - the current part goes on; try again later
+                            log.exception("preparing the next archive part of hearing %s failed", self.hearing.id)
+
+    def _roll(self, which: str) -> None:
+        """On the event loop, at a keyframe: the prepared part takes the packets from now on;
+        the part before it is finalised off the loop and uploaded."""
+        pump, path = self._next.pop(which)
+        old, old_path = getattr(self, which), getattr(self, f"{which}_path")
+        setattr(self, which, pump)
+        setattr(self, f"{which}_path", path)
+        if old is not None and old_path is not None:
+            task = asyncio.get_running_loop().create_task(self._close_part(old, old_path))
+            self._part_closes.add(task)
+            task.add_done_callback(self._part_closes.discard)
+
+    async def _close_part(self, pump: Pump, path: Path) -> None:
+        try:
+            await asyncio.to_thread(pump.close, 30.0)
+        except Exception:  # noqa: BLE001 - what was written stays playable, and is uploaded as it is
+            log.exception("closing archive part %s failed", path)
+        self._part_closed(path)
+
+    def _part_closed(self, path: Path | None) -> None:
+        if self.uploads is not None and path is not None:
+            self.uploads.writing.discard(path)
+            self.uploads.submit(self.hearing.id, path)
+
+    async def _end_parts(self) -> None:
+        """Stop rolling; finalise the parts prepared but never started and those rolled out."""
+        if self._roller is not None:
+            self._roller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._roller
+        pending, self._next = list(self._next.values()), {}
+        for pump, path in pending:
+            await asyncio.to_thread(pump.close, 5.0)  # never received a keyframe: nothing was written
+            if self.uploads is not None:
+                self.uploads.writing.discard(path)
+        if self._part_closes:
+            await asyncio.gather(*list(self._part_closes), return_exceptions=True)
+
+    async def suspend(self) -> None:
+        """The server is going down mid-hearing: close the parts cleanly (and upload them); a
+        restart, here or on another pod, continues into the next part."""
+        self.closing = True
+        await self._end_parts()
+        for which in ("archive", "public", "public_archive"):
+            pump = getattr(self, which)
+            if pump is not None:
+                await asyncio.to_thread(pump.close, 30.0)
+                if which != "public":
+                    self._part_closed(getattr(self, f"{which}_path"))
 
     async def _start_public(self) -> None:
         config = self.court.config
@@ -200,12 +293,14 @@ class HearingRecording:
                 return False
             self.refused = reason
             pumps, self.archive, self.public = (self.archive, self.public), None, None
+        await self._end_parts()
         for pump in pumps:
             if pump is not None:
                 try:
                     await asyncio.to_thread(pump.close, 30.0)
                 except Exception:  # noqa: BLE001 - what was written stays playable; the court is told anyway
                     log.exception("closing a recording for lack of disk failed")
+        self._part_closed(self.archive_path)
         return True
 
     def public_segments(self) -> int:
@@ -242,15 +337,17 @@ class HearingRecording:
         """Finalise the archive and end the live stream; the archive parts become the
         hearing's record files (the replay, if any, is added by `build_replay`)."""
         self.closing = True
+        await self._end_parts()
         archive, public, public_archive = self.archive, self.public, self.public_archive
         self.archive = self.public = self.public_archive = None
-        for pump in (archive, public_archive):
+        for pump, path in ((archive, self.archive_path), (public_archive, self.public_archive_path)):
             if pump is None:
                 continue
             try:
                 await asyncio.to_thread(pump.close, 30.0)
             except Exception:  # noqa: BLE001 - what was written stays playable; say so and go on
                 log.exception("closing an archive failed")
+            self._part_closed(path)
         if self.caption_follower is not None:
             await self.caption_follower.stop()
         if public is not None:
@@ -285,10 +382,26 @@ class HearingRecording:
     async def _describe_parts(self, hearing: Hearing, key: str = "archive_parts") -> list[dict[str, Any]]:
         out = []
         for part in hearing.extra.get(key, []):
-            info = await asyncio.to_thread(describe_archive, Path(part["path"]), float(part.get("started_at", 0.0)))
+            path = await self._local_part(hearing.id, Path(part["path"]))
+            if path is None:
+                continue
+            info = await asyncio.to_thread(describe_archive, path, float(part.get("started_at", 0.0)))
             if info is not None:
                 out.append({"kind": "archive", **info})
         return out
+
+    async def _local_part(self, hearing_id: str, path: Path) -> Path | None:
+        """A part on this pod's disk; in a multi-pod court, one this pod did not write (or no
+        longer keeps) is fetched from the bucket, checked against its digest. A part the
+        bucket holds altered is left out and the officers are told: it is never used."""
+        if self.uploads is None:
+            return path
+        try:
+            return await self.uploads.local_copy(hearing_id, path, self.dir)
+        except (BlobError, OSError) as exc:
+            log.error("hearing %s: archive part %s cannot be read from the bucket: %s", hearing_id, path.name, exc)
+            await self.court.record_event(hearing_id, "archive.part_refused", "system", name=path.name, reason=str(exc))
+            return None
 
     async def _build_replay(self, hearing: Hearing, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from recorder import Cue, build_chapters, build_replay, write_captions, write_chapters

@@ -42,6 +42,7 @@ class _Seen:
     error: bool = False
     reported_drop_at: float = float("-inf")
     unreported_drops: int = 0
+    pump: int = 0  # id() of the pump counted: a rolled archive part has a new pump, counting from 0
 
 
 class RecordingHealth:
@@ -84,6 +85,8 @@ class RecordingHealth:
     async def check_pump(self, hearing_id: str, label: str, pump: Pump) -> None:
         """New drops and a first writer error of one pump become an event, a notice, a metric."""
         seen = self._seen.setdefault((hearing_id, label), _Seen())
+        if seen.pump != id(pump):
+            seen.pump, seen.dropped, seen.error = id(pump), 0, False
         dropped = pump.line.dropped
         if dropped > seen.dropped:
             new = dropped - seen.dropped
