@@ -26,7 +26,7 @@ class Recorders:
                  health: RecordingHealth | None = None) -> None:
         self.court = court
         self.archiver = archiver
-        self.ledger = Ledger(court.db.conn, court.config.data_dir)
+        self.ledger = Ledger(court.store, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
         self.health = health
         rooms.on_start.append(self._started)
