@@ -6,7 +6,7 @@ all with `transaction()`. The same code runs on SQLite and on PostgreSQL (throug
 `courtroom.postgres.PortableConnection`). See docs/court.md, "The store".
 """
 
-from .base import NotFound
+from .base import Conflict, NotFound
 from .store import Store
 
-__all__ = ["NotFound", "Store"]
+__all__ = ["Conflict", "NotFound", "Store"]

@@ -8,6 +8,7 @@ takes as the court-wide advisory lock), so each part is written once for both en
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,28 @@ Connection = Any  # sqlite3.Connection | PortableConnection: the part of DB-API 
 
 class NotFound(Exception):
     pass
+
+
+class Conflict(Exception):
+    """A row with this key is already stored (a primary key or UNIQUE constraint), on either
+    engine: callers need not know sqlite3's or psycopg's exception classes."""
+
+
+def _is_unique_violation(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE constraint failed" in str(exc)
+    return type(exc).__name__ == "UniqueViolation" and type(exc).__module__.startswith("psycopg")
+
+
+@contextlib.contextmanager
+def unique(what: str) -> Iterator[None]:
+    """Around an INSERT: a duplicate key becomes `Conflict(what)`; every other error passes."""
+    try:
+        yield
+    except Exception as exc:
+        if _is_unique_violation(exc):
+            raise Conflict(what) from exc
+        raise
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .base import Connection
+from .base import Connection, unique
 
 if TYPE_CHECKING:
     from ..evidence import Exhibit
@@ -31,11 +31,12 @@ class ExhibitRows:
         return int(row[0])
 
     def insert(self, e: Exhibit) -> None:
-        self.conn.execute(
-            f"INSERT INTO exhibits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.id, e.hearing_id, e.owner, e.side, e.number, e.label, e.filename, e.media_type, e.sha256, e.size,
-             e.pages, e.created_at),
-        )
+        with unique(f"exhibit {e.id} or {e.side} number {e.number} exists in hearing {e.hearing_id}"):
+            self.conn.execute(
+                f"INSERT INTO exhibits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (e.id, e.hearing_id, e.owner, e.side, e.number, e.label, e.filename, e.media_type, e.sha256,
+                 e.size, e.pages, e.created_at),
+            )
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Exhibit]:
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM exhibits {where} ORDER BY created_at, id", args).fetchall()

@@ -13,7 +13,7 @@ from ..hearing import Hearing
 from ..participants import Participant, ParticipantState, WitnessState
 from ..procedure import HearingState, ProcedureKind
 from ..roles import Role
-from .base import Connection, NotFound, transaction
+from .base import Connection, NotFound, transaction, unique
 
 _HEARING_COLUMNS = (
     "id, case_number, title, procedure, public, court, state, scheduled_at, created_at, "
@@ -31,10 +31,11 @@ class HearingRows:
 
     # hearings
     def create_hearing(self, hearing: Hearing) -> None:
-        self.conn.execute(
-            f"INSERT INTO hearings ({_HEARING_COLUMNS}) VALUES ({', '.join('?' * 15)})",
-            _hearing_row(hearing),
-        )
+        with unique(f"hearing {hearing.id} exists"):
+            self.conn.execute(
+                f"INSERT INTO hearings ({_HEARING_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                _hearing_row(hearing),
+            )
 
     def get_hearing(self, hearing_id: str) -> Hearing:
         row = self.conn.execute(
@@ -73,10 +74,11 @@ class HearingRows:
 
     # participants
     def add_participant(self, participant: Participant) -> None:
-        self.conn.execute(
-            f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            _participant_row(participant),
-        )
+        with unique(f"participant {participant.id} exists"):
+            self.conn.execute(
+                f"INSERT INTO participants ({_PARTICIPANT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                _participant_row(participant),
+            )
 
     def get_participant(self, participant_id: str) -> Participant:
         row = self.conn.execute(

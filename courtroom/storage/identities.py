@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from ..identity import IdentityCheck, Registered
-from .base import Connection
+from .base import Connection, unique
 
 _CHECK_COLUMNS = (
     "id, hearing_id, participant_id, snapshot_sha256, snapshot_size, document_sha256, document_size, "
@@ -30,10 +30,11 @@ class IdentityRows:
         self.conn = conn
 
     def register(self, hearing_id: str, participant_id: str, registered: Registered) -> None:
-        self.conn.execute(
-            "INSERT INTO identities (participant_id, hearing_id, name, id_type, id_last4) VALUES (?, ?, ?, ?, ?)",
-            (participant_id, hearing_id, registered.name, registered.id_type, registered.id_last4),
-        )
+        with unique(f"participant {participant_id} already has a registered identity"):
+            self.conn.execute(
+                "INSERT INTO identities (participant_id, hearing_id, name, id_type, id_last4) VALUES (?, ?, ?, ?, ?)",
+                (participant_id, hearing_id, registered.name, registered.id_type, registered.id_last4),
+            )
 
     def registered(self, hearing_id: str) -> dict[str, Registered]:
         rows = self.conn.execute(
@@ -42,12 +43,13 @@ class IdentityRows:
         return {r["participant_id"]: Registered(r["name"], r["id_type"], r["id_last4"]) for r in rows}
 
     def add_check(self, check: IdentityCheck) -> None:
-        self.conn.execute(
-            f"INSERT INTO identity_checks ({_CHECK_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-            (check.id, check.hearing_id, check.participant_id, check.snapshot_sha256, check.snapshot_size,
-             check.document_sha256, check.document_size, check.device,
-             json.dumps(check.result, ensure_ascii=False), check.created_at, check.deleted_at),
-        )
+        with unique(f"identity check {check.id} exists"):
+            self.conn.execute(
+                f"INSERT INTO identity_checks ({_CHECK_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                (check.id, check.hearing_id, check.participant_id, check.snapshot_sha256, check.snapshot_size,
+                 check.document_sha256, check.document_size, check.device,
+                 json.dumps(check.result, ensure_ascii=False), check.created_at, check.deleted_at),
+            )
 
     def checks(self, hearing_id: str) -> list[IdentityCheck]:
         rows = self.conn.execute(

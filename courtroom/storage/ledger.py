@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ledger import MERKLE_ROOT, LedgerEntry
-from .base import Connection
+from .base import Connection, unique
 
 _COLUMNS = "seq, kind, hearing_id, name, sha256, size, wall_time, prev_hash, entry_hash"
 
@@ -23,10 +23,11 @@ class LedgerRows:
         self.conn = conn
 
     def insert(self, e: LedgerEntry) -> None:
-        self.conn.execute(
-            f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (e.seq, e.kind, e.hearing_id, e.name, e.sha256, e.size, e.wall_time, e.prev_hash, e.entry_hash),
-        )
+        with unique(f"ledger entry {e.seq} exists"):  # an append outside the write lock would land here
+            self.conn.execute(
+                f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (e.seq, e.kind, e.hearing_id, e.name, e.sha256, e.size, e.wall_time, e.prev_hash, e.entry_hash),
+            )
 
     def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> list[LedgerEntry]:
         rows = self.conn.execute(f"SELECT {_COLUMNS} FROM ledger {where} ORDER BY seq", args).fetchall()

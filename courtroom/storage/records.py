@@ -12,7 +12,7 @@ from typing import Any
 
 from ..record_lifecycle import RecordState
 from ..record_versions import RecordVersion, Statement
-from .base import Connection
+from .base import Connection, unique
 
 
 def _version(r: Any) -> RecordVersion:
@@ -90,10 +90,11 @@ class RecordRows:
         """The next version (number = the latest's + 1); call it inside `Store.transaction()`."""
         last = self.latest(hearing_id)
         v = RecordVersion(hearing_id, (last.number if last else 0) + 1, sha256, text, author, reason, time.time())
-        self.conn.execute(
-            f"INSERT INTO record_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (v.hearing_id, v.number, v.sha256, v.text, v.author, v.reason, v.created_at),
-        )
+        with unique(f"version {v.number} of hearing {hearing_id}'s record exists"):
+            self.conn.execute(
+                f"INSERT INTO record_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (v.hearing_id, v.number, v.sha256, v.text, v.author, v.reason, v.created_at),
+            )
         return v
 
     # statements
