@@ -137,15 +137,15 @@ async def export(court: Any, hearing_id: str, out: Path, blobs: BlobStore | None
     from .deposits import check_files
     from .evidence import EvidenceStore
 
-    ledger = Ledger(court.db.conn, court.config.data_dir)
+    ledger = Ledger(court.store, court.config.data_dir)
     hearing = await court.get_hearing(hearing_id)
     shared = bool(getattr(court.config, "database_url", ""))  # a court of pods: files may be on another pod
-    _, problems = await court.db.run(check_files, court.db.conn, court.config.data_dir, hearing_id, shared)
+    _, problems = await court.db.run(check_files, court.store, court.config.data_dir, hearing_id, shared)
     if problems:
         raise TamperedFiles("refused: " + "; ".join(p.describe() for p in problems))
     entries: list[LedgerEntry] = await court.db.run(ledger.entries, hearing_id)
     between: list[LedgerEntry] = await court.db.run(ledger.range, entries[0].seq, entries[-1].seq) if entries else []
-    exhibits = await court.db.run(EvidenceStore(court.db.conn, ledger).list, hearing_id)
+    exhibits = await court.db.run(EvidenceStore(court.store, ledger).list, hearing_id)
     events_now = events_jsonl(await court.events(hearing_id))
     texts, skipped = await _record_texts(court, hearing_id)
     from .signatures import bundle_files
@@ -341,7 +341,7 @@ async def _record_texts(court: Any, hearing_id: str) -> tuple[list[tuple[str, by
         async def evidence_notes(hid: str) -> list[Any]:
             from .evidence import EvidenceStore, record_notes
 
-            store = EvidenceStore(court.db.conn, Ledger(court.db.conn))
+            store = EvidenceStore(court.store, Ledger(court.store))
             return record_notes(await court.events(hid), await court.participants(hid), await court.db.run(store.list, hid))
 
         service.note_sources.append(evidence_notes)

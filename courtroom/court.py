@@ -23,7 +23,7 @@ from .database import Database
 from .effects import Effects
 from .events import Event
 from .hearing import Hearing
-from .identity import IdentityInputError, IdentityStore, parse_registered, verdict
+from .identity import IdentityInputError, parse_registered, verdict
 from .keyed import LockTable, SetTable
 from .outbox import Outbox
 from .participants import (
@@ -39,7 +39,7 @@ from .participants import (
 from .procedure import ActionRefused, ActionRule, HearingState, ProcedureKind, check_action
 from .ratelimit import RateLimiter
 from .roles import SIDES, Role, may_act_on
-from .store import NotFound, SqliteStore
+from .storage import NotFound, Store
 
 MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 PRESENCE_BURST = 10  # join/return/drop events a participant may write at once ...
@@ -122,7 +122,7 @@ class Court:
     def __init__(self, config: Config, db: Database, signer: TokenSigner) -> None:
         self.config = config
         self.db = db
-        self.store = SqliteStore(db.conn)
+        self.store = Store.of(db)
         self.signer = signer
         # Per hearing, kept only while in use (courtroom/keyed.py): nothing stays for a hearing that is over.
         self._locks: LockTable[str] = LockTable()
@@ -181,20 +181,20 @@ class Court:
 
     # reading
     async def get_hearing(self, hearing_id: str) -> Hearing:
-        return await self.db.run(self.store.get_hearing, hearing_id)
+        return await self.db.run(self.store.hearings.get_hearing, hearing_id)
 
     async def list_hearings(self) -> list[Hearing]:
-        return await self.db.run(self.store.list_hearings)
+        return await self.db.run(self.store.hearings.list_hearings)
 
     async def participants(self, hearing_id: str) -> list[Participant]:
-        people = await self.db.run(self.store.list_participants, hearing_id)
+        people = await self.db.run(self.store.hearings.list_participants, hearing_id)
         live = self._connected[hearing_id]
         for p in people:
             p.connected = p.id in live
         return people
 
     async def events(self, hearing_id: str, after: int = 0) -> list[Event]:
-        return await self.db.run(self.store.list_events, hearing_id, after)
+        return await self.db.run(self.store.hearings.list_events, hearing_id, after)
 
     async def snapshot(self, hearing_id: str) -> dict[str, Any]:
         hearing = await self.get_hearing(hearing_id)
@@ -245,8 +245,9 @@ class Court:
         event = self._event(hearing, "hearing.create", actor.id, case_number=case_number)
 
         def write() -> None:
-            self.store.create_hearing(hearing)
-            self.store.append_event(event)
+            with self.store.transaction():  # the hearing and its first event at once
+                self.store.hearings.create_hearing(hearing)
+                self.store.hearings.append_event(event)
 
         await self.db.run(write)
         return hearing
@@ -276,7 +277,7 @@ class Court:
                 registered = parse_registered(body.get("identity"), name)
             except IdentityInputError as e:
                 raise InvalidInput("invalid_field", str(e)) from None
-            existing = await self.db.run(self.store.list_participants, hearing_id)
+            existing = await self.db.run(self.store.hearings.list_participants, hearing_id)
             if len(existing) >= self.config.max_participants * 4:
                 raise ActionRefused(409, "too_many_participants", "this hearing has too many participants")
             participant = Participant(
@@ -292,10 +293,11 @@ class Court:
             event = self._event(hearing, "participant.invite", actor.id, participant.id, name=name, role=role.value)
 
             def write() -> None:
-                self.store.add_participant(participant)
-                if registered is not None:
-                    IdentityStore(self.db.conn).register(hearing_id, participant.id, registered)
-                self.store.append_event(event)
+                with self.store.transaction():  # the participant, their identity and the event at once
+                    self.store.hearings.add_participant(participant)
+                    if registered is not None:
+                        self.store.identities.register(hearing_id, participant.id, registered)
+                    self.store.hearings.append_event(event)
 
             await self.db.run(write)
             people = await self.participants(hearing_id)
@@ -314,7 +316,7 @@ class Court:
     async def authenticate(self, token: str) -> tuple[Hearing, Participant]:
         claims = self.signer.verify(token)
         try:
-            participant = await self.db.run(self.store.get_participant, claims.participant_id)
+            participant = await self.db.run(self.store.hearings.get_participant, claims.participant_id)
             hearing = await self.get_hearing(claims.hearing_id)
         except NotFound:
             raise AuthError("bad_token", "this join link is not valid") from None
@@ -333,7 +335,7 @@ class Court:
     async def connect(self, hearing_id: str, participant_id: str) -> Change:
         async with self._locks[hearing_id]:
             hearing = await self.get_hearing(hearing_id)
-            p = await self.db.run(self.store.get_participant, participant_id)
+            p = await self.db.run(self.store.hearings.get_participant, participant_id)
             if p.state is ParticipantState.REMOVED:
                 raise AuthError("removed", "you have been removed from this hearing")
             returning = p.state is ParticipantState.ADMITTED
@@ -342,7 +344,7 @@ class Court:
             self._connected.add(hearing_id, participant_id)
             kind = "participant.return" if returning else "participant.join"
             events = self._presence_event(hearing, kind, p.id)
-            await self.db.run(self.store.commit_change, None, [p], events)
+            await self.db.run(self.store.hearings.commit_change, None, [p], events)
             people = await self.participants(hearing_id)
         change = Change(hearing, people, events, "connect", p)
         await self._notify(change)
@@ -352,9 +354,9 @@ class Court:
         async with self._locks[hearing_id]:
             self._connected.discard(hearing_id, participant_id)
             hearing = await self.get_hearing(hearing_id)
-            p = await self.db.run(self.store.get_participant, participant_id)
+            p = await self.db.run(self.store.hearings.get_participant, participant_id)
             events = self._presence_event(hearing, f"participant.{reason}", p.id)
-            await self.db.run(self.store.commit_change, None, [], events)
+            await self.db.run(self.store.hearings.commit_change, None, [], events)
             people = await self.participants(hearing_id)
         await self._notify(Change(hearing, people, events, "disconnect", p))
 
@@ -418,7 +420,7 @@ class Court:
                 self._apply(hearing, actor, rule, subject, data, people, changed, events)
             except LifecycleError as e:
                 raise ActionRefused(409, "invalid_state", str(e)) from None
-            await self.db.run(self.store.commit_change, hearing, changed, events)
+            await self.db.run(self.store.hearings.commit_change, hearing, changed, events)
             people = await self.participants(hearing_id)
         change = Change(hearing, people, events, action, subject, data)
         for hook in list(self.before_answer):
@@ -532,7 +534,7 @@ class Court:
         """An event that changes no state (overload notices, recording parts, ...)."""
         hearing = await self.get_hearing(hearing_id)
         event = self._event(hearing, kind, actor, subject, **data)
-        await self.db.run(self.store.append_event, event)
+        await self.db.run(self.store.hearings.append_event, event)
         self.announce_event(event)
         return event
 
@@ -546,5 +548,5 @@ class Court:
         async with self._locks[hearing_id]:
             hearing = await self.get_hearing(hearing_id)
             hearing.extra.update(values)
-            await self.db.run(self.store.save_hearing, hearing)
+            await self.db.run(self.store.hearings.save_hearing, hearing)
             return hearing

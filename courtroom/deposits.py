@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ledger import EVENTS, MERKLE_ROOT, Ledger, LedgerEntry, file_digest
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 
 @dataclass(frozen=True)
@@ -71,15 +73,15 @@ def _listed_files(extra: dict[str, Any], data_dir: Path) -> dict[str, list[Path]
     return out
 
 
-def expected_files(conn: sqlite3.Connection, data_dir: Path, hearing_id: str | None = None) -> list[DepositedFile]:
+def expected_files(store: Store, data_dir: Path, hearing_id: str | None = None) -> list[DepositedFile]:
     """Every deposit that should exist as a file, with its path. A deposit with no file of its
     own (the confirmed record's text, kept in the store; a superseded event log) is left out."""
     from .evidence import file_path
 
-    ledger = Ledger(conn, data_dir)
+    ledger = Ledger(store, data_dir)
     entries = [e for e in ledger.entries(hearing_id) if e.kind != MERKLE_ROOT]
     extras: dict[str, dict[str, list[Path]]] = {}
-    for hid, extra_text in conn.execute("SELECT id, extra FROM hearings").fetchall():
+    for hid, extra_text in store.hearings.extras().items():
         try:
             extra = json.loads(extra_text) if extra_text else {}
         except ValueError:
@@ -121,14 +123,14 @@ def check_file(f: DepositedFile) -> FileProblem | None:
     return None
 
 
-def check_files(conn: sqlite3.Connection, data_dir: Path, hearing_id: str | None = None,
+def check_files(store: Store, data_dir: Path, hearing_id: str | None = None,
                 shared: bool = False) -> tuple[int, list[FileProblem]]:
     """How many deposited files were hashed again, and each one that is missing or changed.
 
     `shared`: the court's database is shared by several pods (PostgreSQL), so a file may
     rightly be on another pod's disk (the court's bucket holds them all and is checked there):
     a file missing here is not a problem, a file here that changed is."""
-    files = expected_files(conn, data_dir, hearing_id)
+    files = expected_files(store, data_dir, hearing_id)
     problems = [p for f in files if (p := check_file(f)) is not None and not (shared and p.problem == "missing")]
     return len(files), problems
 

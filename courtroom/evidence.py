@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import Event
 from .ledger import Ledger
@@ -30,7 +29,10 @@ from .participants import Participant
 from .procedure import ActionRefused, HearingState
 from .roles import Role
 from .sniff import EXTENSIONS, PRESENTABLE
-from .store import NotFound, SqliteStore
+from .storage import NotFound
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 SIDES = ("plaintiff", "defendant", "court")
 SIDE_LABELS = {"plaintiff": "原告证据", "defendant": "被告证据", "court": "法庭证据"}
@@ -41,7 +43,6 @@ _VIEW_NAMES = {"authenticity": "真实性", "relevance": "关联性", "lawfulnes
 _VALUE_NAMES = {"admit": "认可", "dispute": "有异议"}
 MAX_FILENAME = 120
 MAX_DESCRIPTION = 100
-_COLUMNS = "id, hearing_id, owner, side, number, label, filename, media_type, sha256, size, pages, created_at"
 
 # One thread for every pypdfium2 call in the process (page counts here, pages rendered in
 # signaling/exhibits.py): pdfium must not be entered from two threads at once.
@@ -189,8 +190,9 @@ async def inspect(path: Path, media_type: str) -> int:
 class EvidenceStore:
     """The exhibits of every hearing. Synchronous: call through `Database.run`."""
 
-    def __init__(self, conn: sqlite3.Connection, ledger: Ledger) -> None:
-        self.conn = conn
+    def __init__(self, store: Store, ledger: Ledger) -> None:
+        self.store = store
+        self.rows = store.exhibits
         self.ledger = ledger
 
     def add(
@@ -214,18 +216,12 @@ class EvidenceStore:
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
         with self.ledger.transaction():
-            row = self.conn.execute("SELECT state FROM hearings WHERE id = ?", (hearing_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"no hearing {hearing_id}")
-            if HearingState(row[0]) is HearingState.CLOSED:
+            if self.store.hearings.get_hearing(hearing_id).state is HearingState.CLOSED:
                 raise ActionRefused(409, "invalid_state", "the hearing is closed: no more evidence")
-            existing = self._select("WHERE hearing_id = ? AND sha256 = ?", (hearing_id, sha256))
+            existing = self.rows.with_sha256(hearing_id, sha256)
             if existing:
                 raise Duplicate(existing[0])
-            number = self.conn.execute(
-                "SELECT coalesce(max(number), 0) + 1 FROM exhibits WHERE hearing_id = ? AND side = ?",
-                (hearing_id, side),
-            ).fetchone()[0]
+            number = self.rows.next_number(hearing_id, side)  # in the write transaction: unique per side
             label = numbered_label(side, number)
             if description:
                 label = f"{label}：{description}"
@@ -234,11 +230,7 @@ class EvidenceStore:
                 label=label, filename=filename, media_type=media_type, sha256=sha256, size=size,
                 pages=pages, created_at=event.wall_time,
             )
-            self.conn.execute(
-                f"INSERT INTO exhibits ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (exhibit.id, hearing_id, owner, side, number, label, filename, media_type, sha256, size,
-                 pages, exhibit.created_at),
-            )
+            self.rows.insert(exhibit)
             # The ledger keeps the numbered label only: no uploader's text in an entry that can never be removed.
             entry = self.ledger.deposit("exhibit", hearing_id, exhibit.short_label, sha256, size)
             event.subject = exhibit.id
@@ -246,29 +238,22 @@ class EvidenceStore:
                 label=label, side=side, number=number, sha256=sha256, size=size, media_type=media_type,
                 pages=pages, ledger_seq=entry.seq,
             )
-            SqliteStore(self.conn).append_event(event)
+            self.store.hearings.append_event(event)
         return exhibit
 
-    def _select(self, where: str, args: tuple[Any, ...]) -> list[Exhibit]:
-        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM exhibits {where}", args).fetchall()
-        return [
-            Exhibit(r[0], r[1], r[2], r[3], int(r[4]), r[5], r[6], r[7], r[8], int(r[9]), int(r[10]), float(r[11]))
-            for r in rows
-        ]
-
     def get(self, hearing_id: str, exhibit_id: str) -> Exhibit:
-        found = self._select("WHERE hearing_id = ? AND id = ?", (hearing_id, exhibit_id))
-        if not found:
+        found = self.rows.get(hearing_id, exhibit_id)
+        if found is None:
             raise NotFound(f"no exhibit {exhibit_id} in this hearing")
-        return found[0]
+        return found
 
     def list(self, hearing_id: str) -> list[Exhibit]:
-        exhibits = self._select("WHERE hearing_id = ?", (hearing_id,))
+        exhibits = self.rows.of_hearing(hearing_id)
         order = {s: i for i, s in enumerate(SIDES)}
         return sorted(exhibits, key=lambda e: (order.get(e.side, 9), e.number))
 
     def referenced(self, sha256: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM exhibits WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+        return self.rows.referenced(sha256)
 
 
 # -- views (质证) and the record ----------------------------------------------------------------

@@ -15,7 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 DEFAULT_TTL = 10.0  # seconds a lease lives without renewal: the failover time's main part
 
@@ -36,52 +39,30 @@ class HeldElsewhere(Exception):
 
 
 class Leases:
-    def __init__(self, conn: Any, pod: str, ttl: float = DEFAULT_TTL,
+    def __init__(self, store: Store, pod: str, ttl: float = DEFAULT_TTL,
                  now: Callable[[], float] = time.time) -> None:
-        self.conn = conn
+        self.store = store
         self.pod = pod
         self.ttl = ttl
         self._now = now
 
-    def _transaction(self, fn: Callable[[], Lease]) -> Lease:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn()
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        return result
-
     def holder(self, hearing_id: str) -> Lease | None:
-        row = self.conn.execute("SELECT hearing_id, pod, expires FROM leases WHERE hearing_id = ?",
-                                (hearing_id,)).fetchone()
-        return Lease(row[0], row[1], float(row[2])) if row else None
+        return self.store.leases.get(hearing_id)
 
     def claim(self, hearing_id: str) -> Lease:
         """Take or renew the hearing's lease; HeldElsewhere while another pod's lease lives."""
-
-        def claim() -> Lease:
+        with self.store.transaction():
             now = self._now()
             current = self.holder(hearing_id)
             if current is not None and current.pod != self.pod and current.expires > now:
                 raise HeldElsewhere(current)
             lease = Lease(hearing_id, self.pod, now + self.ttl)
-            if current is None:
-                self.conn.execute("INSERT INTO leases (hearing_id, pod, expires) VALUES (?, ?, ?)",
-                                  (hearing_id, self.pod, lease.expires))
-            else:
-                self.conn.execute("UPDATE leases SET pod = ?, expires = ? WHERE hearing_id = ?",
-                                  (self.pod, lease.expires, hearing_id))
-            return lease
-
-        return self._transaction(claim)
+            self.store.leases.put(lease, existed=current is not None)
+        return lease
 
     def release(self, hearing_id: str) -> None:
         """Give the hearing up (its room stopped here); only our own lease is removed."""
-        self.conn.execute("DELETE FROM leases WHERE hearing_id = ? AND pod = ?", (hearing_id, self.pod))
+        self.store.leases.delete(hearing_id, self.pod)
 
     def held(self) -> list[Lease]:
-        rows = self.conn.execute("SELECT hearing_id, pod, expires FROM leases WHERE pod = ? ORDER BY hearing_id",
-                                 (self.pod,)).fetchall()
-        return [Lease(r[0], r[1], float(r[2])) for r in rows]
+        return self.store.leases.of_pod(self.pod)

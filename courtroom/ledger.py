@@ -12,8 +12,9 @@ Per hearing, the entries form the leaves of a binary Merkle tree (`merkle_root_o
 `merkle_root`, and `merkle_proof` gives the path that ties one entry to that root, which
 `verify_proof` checks without any database. See docs/ledger.md.
 
-Methods are synchronous and run on the database thread (`Database.run`). Nothing here
-edits or deletes an entry.
+Methods are synchronous and run on the database thread (`Database.run`); the rows are
+read and written through the store (`courtroom/storage/ledger.py`). Nothing here edits or
+deletes an entry.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .storage import Store
 
 ZERO_HASH = "0" * 64
 CANONICAL_TAG = "courtroom-ledger/1"
@@ -40,7 +43,6 @@ HEAD_FILE = "ledger.head"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_COLUMNS = "seq, kind, hearing_id, name, sha256, size, wall_time, prev_hash, entry_hash"
 
 
 def file_digest(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -245,15 +247,16 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 class Ledger:
-    """The ledger over the pod's SQLite connection.
+    """The ledger over the court's store (`courtroom.storage.Store`).
 
     With `data_dir`, `seal` writes event logs under DATA/records and every deposit updates
     DATA/ledger.head (the last entry's seq and hash), so `check` also notices entries cut
     off the end of the chain.
     """
 
-    def __init__(self, conn: sqlite3.Connection, data_dir: Path | None = None) -> None:
-        self.conn = conn
+    def __init__(self, store: Store, data_dir: Path | None = None) -> None:
+        self.store = store
+        self.rows = store.ledger
         self.data_dir = data_dir
         self._pending_head: LedgerEntry | None = None
 
@@ -264,15 +267,13 @@ class Ledger:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; nested uses join the outer one. The head file follows the commit."""
-        if self.conn.in_transaction:
+        if self.store.in_transaction:
             yield
             return
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            self.conn.execute("COMMIT")
+            with self.store.transaction():
+                yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
             self._pending_head = None
             raise
         head, self._pending_head = self._pending_head, None
@@ -281,7 +282,8 @@ class Ledger:
 
     # writing
     def deposit(self, kind: str, hearing_id: str, name: str, sha256: str, size: int) -> LedgerEntry:
-        """Append one entry and return it."""
+        """Append one entry and return it (read the last entry and insert after it in one
+        write transaction: serialised across pods, so the chain stays one chain)."""
         if not isinstance(kind, str) or not _KIND.fullmatch(kind):
             raise LedgerError("kind must be a short lower-case word, e.g. exhibit")
         if not isinstance(hearing_id, str) or not hearing_id or len(hearing_id) > 64:
@@ -292,7 +294,7 @@ class Ledger:
             raise LedgerError("size must be a non-negative integer")
         name = _clean_name(name)
         with self.transaction():
-            last = self.last()
+            last = self.rows.last()
             seq = last.seq + 1 if last else 1
             prev = last.entry_hash if last else ZERO_HASH
             wall_time = round(time.time(), 6)
@@ -300,11 +302,7 @@ class Ledger:
                 seq, kind, hearing_id, name, sha256, size, wall_time, prev,
                 hash_entry(seq, kind, hearing_id, name, sha256, size, wall_time, prev),
             )
-            self.conn.execute(
-                f"INSERT INTO ledger ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.seq, entry.kind, entry.hearing_id, entry.name, entry.sha256, entry.size,
-                 entry.wall_time, entry.prev_hash, entry.entry_hash),
-            )
+            self.rows.insert(entry)
             self._pending_head = entry
         return entry
 
@@ -317,13 +315,11 @@ class Ledger:
         the last one.
         """
         if self.data_dir is None:
-            raise LedgerError("sealing needs the data folder (Ledger(conn, data_dir))")
+            raise LedgerError("sealing needs the data folder (Ledger(store, data_dir))")
         if not _SAFE_ID.fullmatch(hearing_id):
             raise LedgerError(f"not a hearing id: {hearing_id!r}")
-        from .store import SqliteStore
-
         with self.transaction():
-            log = events_jsonl(SqliteStore(self.conn).list_events(hearing_id))
+            log = events_jsonl(self.store.hearings.list_events(hearing_id))
             sha = hashlib.sha256(log).hexdigest()
             path = self.data_dir / "records" / hearing_id / "events.jsonl"
             if not path.exists() or path.read_bytes() != log:
@@ -339,43 +335,28 @@ class Ledger:
             return self.deposit(MERKLE_ROOT, hearing_id, "merkle-root", root, len(leaves))
 
     # reading
-    def _select(self, where: str = "", args: tuple[Any, ...] = ()) -> list[LedgerEntry]:
-        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM ledger {where} ORDER BY seq", args).fetchall()
-        return [
-            LedgerEntry(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), float(r[6]), r[7], r[8]) for r in rows
-        ]
-
     def last(self) -> LedgerEntry | None:
-        rows = self.conn.execute(f"SELECT {_COLUMNS} FROM ledger ORDER BY seq DESC LIMIT 1").fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return LedgerEntry(int(r[0]), r[1], r[2], r[3], r[4], int(r[5]), float(r[6]), r[7], r[8])
+        return self.rows.last()
 
     def get(self, seq: int) -> LedgerEntry | None:
-        found = self._select("WHERE seq = ?", (seq,))
-        return found[0] if found else None
+        return self.rows.get(seq)
 
     def find(self, sha256: str) -> list[LedgerEntry]:
         """Every entry that deposited a file with this hash."""
-        return self._select("WHERE sha256 = ?", (sha256.lower(),))
+        return self.rows.with_sha256(sha256.lower())
 
     def entries(self, hearing_id: str | None = None) -> list[LedgerEntry]:
-        if hearing_id is None:
-            return self._select()
-        return self._select("WHERE hearing_id = ?", (hearing_id,))
+        return self.rows.all(hearing_id)
 
     def range(self, first_seq: int, last_seq: int) -> list[LedgerEntry]:
-        return self._select("WHERE seq >= ? AND seq <= ?", (first_seq, last_seq))
+        return self.rows.range(first_seq, last_seq)
 
     def leaves(self, hearing_id: str, before_seq: int | None = None) -> list[LedgerEntry]:
         """The hearing's entries that are Merkle leaves: all but its `merkle_root` entries."""
-        if before_seq is None:
-            return self._select("WHERE hearing_id = ? AND kind != ?", (hearing_id, MERKLE_ROOT))
-        return self._select("WHERE hearing_id = ? AND kind != ? AND seq < ?", (hearing_id, MERKLE_ROOT, before_seq))
+        return self.rows.leaves(hearing_id, before_seq)
 
     def roots(self, hearing_id: str) -> list[LedgerEntry]:
-        return self._select("WHERE hearing_id = ? AND kind = ?", (hearing_id, MERKLE_ROOT))
+        return self.rows.roots(hearing_id)
 
     def merkle_root(self, hearing_id: str) -> str:
         """The root over every leaf of the hearing now (what the next `seal` would deposit)."""
@@ -391,7 +372,7 @@ class Ledger:
 
     def check(self) -> CheckResult:
         """Walk the whole chain; name the first broken or missing entry."""
-        entries = self._select()
+        entries = self.rows.all()
         result = check_chain(entries)
         if not result.ok or self.head_path is None or not self.head_path.exists():
             return result

@@ -100,21 +100,21 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     try:
         from .ledger import Ledger
-        from .store import SqliteStore
+        from .storage import Store
 
-        ledger = Ledger(db.conn, Path(args.data))
-        store = SqliteStore(db.conn)
+        store = Store.of(db)
+        ledger = Ledger(store, Path(args.data))
 
         def lookup() -> list[dict[str, Any]]:
             out = []
             for e in ledger.find(sha):
                 out.append({"seq": e.seq, "kind": e.kind, "hearing_id": e.hearing_id,
-                            "case_number": store.case_number(e.hearing_id), "name": e.name, "wall_time": e.wall_time,
+                            "case_number": store.hearings.case_number(e.hearing_id), "name": e.name, "wall_time": e.wall_time,
                             "entry_hash": e.entry_hash})
             return out
 
         entries = db.call(lookup)
-        near = None if entries else db.call(lambda: nearest(expected_files(db.conn, Path(args.data)), path))
+        near = None if entries else db.call(lambda: nearest(expected_files(store, Path(args.data)), path))
     finally:
         db.close()
     answer: dict[str, Any] = {"file": str(path), "sha256": sha, "size": size, "deposited": bool(entries), "entries": entries}
@@ -134,13 +134,15 @@ def _check(args: argparse.Namespace) -> int:
     try:
         from .deposits import check_files
         from .ledger import Ledger
+        from .storage import Store
 
-        ledger = Ledger(db.conn, Path(args.data))
+        store = Store.of(db)
+        ledger = Ledger(store, Path(args.data))
         result = db.call(ledger.check)
         entries = db.call(ledger.entries) if getattr(args, "object_store", None) else []
         # The chain holds the hashes; the files must still have them (archive, replay, exhibits, ...).
         shared = bool(getattr(args, "database", None))  # a court of pods: files may be on another pod
-        checked, problems = db.call(lambda: check_files(db.conn, Path(args.data), shared=shared))
+        checked, problems = db.call(lambda: check_files(store, Path(args.data), shared=shared))
     finally:
         db.close()
     report = result.to_dict() | {"ok": result.ok and not problems, "chain_ok": result.ok,
@@ -176,7 +178,7 @@ def _export(args: argparse.Namespace) -> int:
     from .blobs import BlobError, open_blob_store
     from .bundle import BundleError, TamperedFiles, export
     from .cli import config_from
-    from .store import NotFound
+    from .storage import NotFound
 
     if not getattr(args, "database", None) and not (Path(args.data) / "courtroom.sqlite3").is_file():
         print(f"courtroom: no pod data in {args.data} (no courtroom.sqlite3)", file=sys.stderr)

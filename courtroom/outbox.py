@@ -261,5 +261,5 @@ def record_event(court: Court, hearing: Hearing, kind: str, actor: str | None, s
     now and stored when the database can take it; the event listeners (the officers' event
     log) hear of it once it is stored. Raises OutboxFull like `Outbox.submit`."""
     event = Event(hearing.id, kind, actor, subject, data, court.hearing_time(hearing), time.time())
-    return court.outbox.submit(hearing.id, kind, court.store.append_event, event,
+    return court.outbox.submit(hearing.id, kind, court.store.hearings.append_event, event,
                                on_stored=court.announce_event)

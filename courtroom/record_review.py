@@ -38,6 +38,7 @@ from .roles import Role
 from .signatures import PodSigner, decode_image
 
 if TYPE_CHECKING:
+    from .storage.records import RecordRows
     from .transcript import TranscriptService
 
 log = logging.getLogger("courtroom.record")
@@ -98,8 +99,8 @@ class RecordReview:
         return self._signer
 
     @property
-    def _conn(self) -> Any:
-        return self.court.db.conn
+    def _records(self) -> RecordRows:
+        return self.court.store.records
 
     @property
     def _shared_store(self) -> bool:
@@ -113,7 +114,7 @@ class RecordReview:
     # --- state ------------------------------------------------------------------------------
 
     def _state_of(self, hearing: Hearing) -> RecordState:
-        stored = rv.get_state(self._conn, hearing.id)
+        stored = self._records.get_state(hearing.id)
         if stored is not None:
             return stored
         # No row: a live hearing, or one closed before records had a lifecycle (or by a pod
@@ -126,7 +127,7 @@ class RecordReview:
 
     def state_sync(self, hearing_id: str) -> RecordState:
         """On the database thread (the transcript's inserts and corrections ask here)."""
-        return self._state_of(self.court.store.get_hearing(hearing_id))
+        return self._state_of(self.court.store.hearings.get_hearing(hearing_id))
 
     async def _changed(self, hearing_id: str) -> None:
         for hook in list(self.on_change):
@@ -149,10 +150,11 @@ class RecordReview:
         info = {"pending": pending, "closed_at": hearing.closed_at, "since": time.time()}
 
         def write() -> bool:
-            if rv.get_state(self._conn, hearing_id) is not None:
-                return False
-            rv.set_state(self._conn, hearing_id, RecordState.FINISHING, info)
-            return True
+            with self.court.store.transaction():  # of two pods closing it, one starts the finishing
+                if self._records.get_state(hearing_id) is not None:
+                    return False
+                self._records.set_state(hearing_id, RecordState.FINISHING, info)
+                return True
 
         if not await self.court.db.run(write):
             return
@@ -169,7 +171,7 @@ class RecordReview:
                 incomplete.extend(await flush(hearing_id, self.flush_seconds))
         except Exception:  # noqa: BLE001 - the record is offered either way, saying what is missing
             log.exception("flushing the recognizers of %s failed", hearing_id)
-            info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+            info = await self.court.db.run(self._records.get_finishing, hearing_id)
             incomplete = list(info.get("pending", []))
         try:
             await self.offer(hearing_id, incomplete, "timeout" if incomplete else "")
@@ -180,13 +182,14 @@ class RecordReview:
         """finishing → review: store version 1 (with a line naming untranscribed audio, if any)."""
 
         def note_incomplete() -> bool:
-            if self.state_sync(hearing_id) is not RecordState.FINISHING:
-                return False
-            info = rv.get_finishing(self._conn, hearing_id)
-            info["incomplete"] = incomplete
-            info["why"] = why
-            rv.set_state(self._conn, hearing_id, RecordState.FINISHING, info)
-            return True
+            with self.court.store.transaction():
+                if self.state_sync(hearing_id) is not RecordState.FINISHING:
+                    return False
+                info = self._records.get_finishing(hearing_id)
+                info["incomplete"] = incomplete
+                info["why"] = why
+                self._records.set_state(hearing_id, RecordState.FINISHING, info)
+                return True
 
         if not await self.court.db.run(note_incomplete):
             return None
@@ -202,11 +205,11 @@ class RecordReview:
     async def recover(self) -> None:
         """At start-up: a record left *finishing* by a crash is offered now; the audio that was
         waiting for the recognizers at close is named in it as not transcribed."""
-        for hearing_id in await self.court.db.run(rv.closed_without_record, self._conn):
+        for hearing_id in await self.court.db.run(self._records.closed_without_record):
             await self.offer(hearing_id, [], "")
-        hearing_ids = await self.court.db.run(rv.in_state, self._conn, RecordState.FINISHING)
+        hearing_ids = await self.court.db.run(self._records.in_state, RecordState.FINISHING)
         for hearing_id in hearing_ids:
-            info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+            info = await self.court.db.run(self._records.get_finishing, hearing_id)
             # In a court of pods another pod may be finishing it right now: give it its wait first.
             young = float(info.get("since") or 0.0) + self.flush_seconds + 10.0 - time.time()
             if young > 0 and self._shared_store:
@@ -218,7 +221,7 @@ class RecordReview:
 
     async def _recover_later(self, hearing_id: str, delay: float) -> None:
         await asyncio.sleep(delay)
-        info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+        info = await self.court.db.run(self._records.get_finishing, hearing_id)
         if await self.state(hearing_id) is RecordState.FINISHING:
             log.warning("the record of %s was left finishing: offering it now", hearing_id)
             await self.offer(hearing_id, list(info.get("pending", [])), "interrupted")
@@ -229,7 +232,7 @@ class RecordReview:
         if state is not RecordState.FINISHING:
             return state
         if hearing_id not in self._finishing:
-            info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+            info = await self.court.db.run(self._records.get_finishing, hearing_id)
             deadline = float(info.get("since") or 0.0) + self.flush_seconds + 10.0 if self._shared_store else 0.0
             # Another pod of the court may be finishing it: watch the store until it is offered.
             for _ in range(max(0, int((deadline - time.time()) / 0.2))):  # polled: the news is in the store
@@ -248,7 +251,7 @@ class RecordReview:
         return await self.state(hearing_id)
 
     async def finishing_notes(self, hearing_id: str) -> list[Note]:
-        info = await self.court.db.run(rv.get_finishing, self._conn, hearing_id)
+        info = await self.court.db.run(self._records.get_finishing, hearing_id)
         return incomplete_notes(info, await self.court.participants(hearing_id))
 
     # --- versions ---------------------------------------------------------------------------
@@ -260,22 +263,17 @@ class RecordReview:
         extra += await self.finishing_notes(hearing_id)
 
         def write() -> rv.RecordVersion | None:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            records = self._records
+            with self.court.store.transaction():
                 snap = self.t._load(hearing_id)
                 text = self.t._canonical(snap, extra)
                 sha = sha256_text(text)
-                last = rv.latest(conn, hearing_id)
+                last = records.latest(hearing_id)
                 made = None
                 if last is None or last.sha256 != sha:
-                    made = rv.add_version(conn, hearing_id, sha, text, author, reason)
+                    made = records.add_version(hearing_id, sha, text, author, reason)
                 if to_state is not None:
-                    rv.set_state(conn, hearing_id, to_state)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                    records.set_state(hearing_id, to_state)
             return made
 
         return await self.court.db.run(write)
@@ -292,13 +290,13 @@ class RecordReview:
         return version
 
     async def versions(self, hearing_id: str) -> list[rv.RecordVersion]:
-        return await self.court.db.run(rv.versions, self._conn, hearing_id)
+        return await self.court.db.run(self._records.versions, hearing_id)
 
     async def latest(self, hearing_id: str) -> rv.RecordVersion | None:
-        return await self.court.db.run(rv.latest, self._conn, hearing_id)
+        return await self.court.db.run(self._records.latest, hearing_id)
 
     async def statements(self, hearing_id: str) -> list[rv.Statement]:
-        return await self.court.db.run(rv.statements, self._conn, hearing_id)
+        return await self.court.db.run(self._records.statements, hearing_id)
 
     # --- decisions and signatures -----------------------------------------------------------
 
@@ -350,20 +348,18 @@ class RecordReview:
         tz = self.t.tz
 
         def write() -> tuple[rv.Statement, bool, bool]:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            records = self._records
+            with self.court.store.transaction():
                 state_now = self.state_sync(hearing_id)
                 check_record_action(decision, state_now, actor.role)
-                latest = rv.latest(conn, hearing_id)
+                latest = records.latest(hearing_id)
                 if latest is None:
                     raise ActionRefused(409, "record_finishing", "the record has not been offered yet")
                 if version is not None and version not in (latest.sha256, latest.number):
                     raise StaleVersion(latest)
-                existing = rv.statements(conn, hearing_id)
+                existing = records.statements(hearing_id)
                 mine = [s for s in existing if s.participant_id == who.id and s.version == latest.number]
                 if decision in ("confirm", "sign", "finalise") and mine and mine[-1].kind == decision:
-                    conn.execute("COMMIT")
                     return mine[-1], False, False  # twice is once
                 if decision == "answer":
                     objections = {s.id for s in existing if s.kind == "object"}
@@ -384,20 +380,16 @@ class RecordReview:
                 image_sha = ""
                 if png is not None:
                     image_sha = sha256_bytes(png)
-                    rv.put_image(conn, image_sha, png)
+                    records.put_image(image_sha, png)
                     data["image_sha256"] = image_sha
                 if decision == "finalise":
                     data["outstanding"] = self._outstanding(hearing, people, existing, latest.number)
                 statement_text, signature = signer.sign(data)
-                made = rv.add_statement(conn, hearing_id, latest.number, who.id, decision, reason,
-                                        statement_text, signature, image_sha, now)
+                made = records.add_statement(hearing_id, latest.number, who.id, decision, reason,
+                                             statement_text, signature, image_sha, now)
                 signed = decision == "finalise" or self._complete(hearing, people, [*existing, made], latest.number)
                 if signed:
-                    rv.set_state(conn, hearing_id, RecordState.SIGNED)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                    records.set_state(hearing_id, RecordState.SIGNED)
             return made, True, signed
 
         statement, new, signed = await self.court.db.run(write)
@@ -489,8 +481,8 @@ class RecordReview:
         people = await self.court.participants(hearing_id)
 
         def read() -> tuple[RecordState, list[rv.RecordVersion], list[rv.Statement], dict[str, Any]]:
-            return (self._state_of(hearing), rv.versions(self._conn, hearing_id),
-                    rv.statements(self._conn, hearing_id), rv.get_finishing(self._conn, hearing_id))
+            return (self._state_of(hearing), self._records.versions(hearing_id),
+                    self._records.statements(hearing_id), self._records.get_finishing(hearing_id))
 
         state, versions, statements, finishing = await self.court.db.run(read)
         latest = versions[-1] if versions else None

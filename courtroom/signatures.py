@@ -128,18 +128,17 @@ STATEMENTS_FILE = f"{BUNDLE_DIR}/statements.json"
 async def bundle_files(court: Any, hearing_id: str) -> list[tuple[str, bytes]]:
     """The record's versions, its signed statements, the handwritten signatures and the pod's
     public key, as (bundle path, bytes): what `verify_bundle_signatures` checks offline."""
-    from . import record_versions as rv
+    records = court.store.records
 
     def read() -> tuple[list[Any], list[Any], dict[str, bytes]]:
-        conn = court.db.conn
-        statements = rv.statements(conn, hearing_id)
+        statements = records.statements(hearing_id)
         images = {}
         for s in statements:
             if s.image_sha256:
-                png = rv.get_image(conn, s.image_sha256)
+                png = records.get_image(s.image_sha256)
                 if png is not None:
                     images[s.image_sha256] = png
-        return rv.versions(conn, hearing_id), statements, images
+        return records.versions(hearing_id), statements, images
 
     versions, statements, images = await court.db.run(read)
     if not versions and not statements:

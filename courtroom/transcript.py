@@ -13,23 +13,22 @@ stored versions of the canonical text (`record.to_txt` without the confirmation 
 with its SHA-256; a correction in review makes a new version; a signed record never changes
 (409 `record_signed`).
 
-Every method that touches SQLite runs its SQL on the database thread (`Database.run`).
+Rows are read and written through the store (`court.store.segments`) on the database thread
+(`Database.run`).
 See docs/record.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
-import sqlite3
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import record
 from .attendance import attendance_notes
@@ -45,7 +44,11 @@ from .record import Note, sha256_text
 from .record_lifecycle import check_record_action
 from .record_page import signature_page
 from .roles import Permission, Role, may
-from .store import NotFound
+from .storage import NotFound
+from .storage.segments import Edit, SegmentRow
+
+if TYPE_CHECKING:
+    from .storage.segments import SegmentRows
 
 log = logging.getLogger("courtroom.transcript")
 
@@ -94,28 +97,6 @@ class Segment:
             "words": self.words,
             "engine": self.engine,
             "created_at": self.created_at,
-        }
-
-
-@dataclass(frozen=True)
-class Edit:
-    id: int
-    segment_id: int
-    editor: str  # actor id: "clerk" for the API key, else a participant id
-    field: str  # text | speaker | role | name
-    before: str
-    after: str
-    wall_time: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "segment": self.segment_id,
-            "editor": self.editor,
-            "field": self.field,
-            "before": self.before,
-            "after": self.after,
-            "wall_time": self.wall_time,
         }
 
 
@@ -228,8 +209,8 @@ class TranscriptService:
         self.review = RecordReview(self)  # the record's lifecycle after the hearing
 
     @property
-    def _conn(self) -> sqlite3.Connection:
-        return self.court.db.conn
+    def _rows(self) -> SegmentRows:
+        return self.court.store.segments
 
     # --- segments ---------------------------------------------------------------------------
 
@@ -262,18 +243,13 @@ class TranscriptService:
         self, hearing_id: str, participant_id: str, text: str, start: float, end: float,
         words: list[dict[str, Any]], engine: str,
     ) -> Segment:
-        p = self.court.store.get_participant(participant_id)
+        p = self.court.store.hearings.get_participant(participant_id)
         if p.hearing_id != hearing_id:
             raise NotFound(f"no participant {participant_id} in hearing {hearing_id}")
         check_record_action("segment", self.review.state_sync(hearing_id), None)
-        now = time.time()
-        cur = self._conn.execute(
-            "INSERT INTO segments (hearing_id, participant_id, role, name, text, start, end, words, engine, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (hearing_id, p.id, p.role.value, p.name, text, start, end, json.dumps(words, ensure_ascii=False), engine, now),
-        )
-        return Segment(int(cur.lastrowid or 0), hearing_id, p.id, p.role, p.name, text, text, start, end,
-                       words, engine, False, now)
+        row = self._rows.insert(hearing_id, p.id, p.role.value, p.name, text, start, end, words, engine, time.time())
+        return Segment(row.id, hearing_id, p.id, p.role, p.name, text, text, start, end, words, engine, False,
+                       row.created_at)
 
     async def replace_with_reading(
         self, hearing_id: str, segment_ids: list[int], text: str, start: float, end: float,
@@ -301,46 +277,25 @@ class TranscriptService:
         self, hearing_id: str, ids: list[int], text: str, start: float, end: float,
         words: list[dict[str, Any]], engine: str,
     ) -> list[Segment]:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        rows = self._rows
+        with self.court.store.transaction():
             check_record_action("segment", self.review.state_sync(hearing_id), None)
-            marks = ",".join("?" * len(ids))
-            rows = conn.execute(
-                f"SELECT id, text, start, end FROM segments WHERE hearing_id = ? AND id IN ({marks}) ORDER BY start, id",
-                [hearing_id, *ids],
-            ).fetchall()
-            corrected = conn.execute(
-                f"SELECT 1 FROM segment_edits WHERE segment_id IN ({marks}) AND editor != ? LIMIT 1",
-                [*ids, RECORD_ENGINE_EDITOR],
-            ).fetchone()
-            if not rows or corrected is not None:
-                conn.execute("ROLLBACK")
+            live = rows.of_hearing(hearing_id, ids)
+            # A court officer's correction of any of them wins over the record engine.
+            if not live or rows.edits(hearing_id, ids, except_editor=RECORD_ENGINE_EDITOR):
                 return []
             now = time.time()
-            start = min(start, rows[0]["start"])
-            end = max(end, max(r["end"] for r in rows))
-            for i, r in enumerate(rows):
+            start = min(start, live[0].start)
+            end = max(end, max(r.end for r in live))
+            for i, r in enumerate(live):
                 after = text if i == 0 else ""
                 if i == 0:
-                    conn.execute(
-                        "UPDATE segments SET text = ?, start = ?, end = ?, words = ?, engine = ? WHERE id = ?",
-                        (after, start, end, json.dumps(words, ensure_ascii=False), engine, r["id"]),
-                    )
+                    rows.update(r.id, text=after, start=start, end=end, words=words, engine=engine)
                 else:
-                    conn.execute("UPDATE segments SET text = '' WHERE id = ?", (r["id"],))
-                if after != r["text"]:
-                    conn.execute(
-                        "INSERT INTO segment_edits (segment_id, editor, field, before, after, wall_time) "
-                        "VALUES (?, ?, 'text', ?, ?, ?)",
-                        (r["id"], RECORD_ENGINE_EDITOR, r["text"], after, now),
-                    )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return [self._segment(hearing_id, r["id"]) for r in rows]
+                    rows.update(r.id, text="")
+                if after != r.text:
+                    rows.add_edit(r.id, RECORD_ENGINE_EDITOR, "text", r.text, after, now)
+        return [self._segment(hearing_id, r.id) for r in live]
 
     async def segments(self, hearing_id: str, corrected: bool = True) -> list[Segment]:
         """The hearing's segments by start time: as corrected, or as the recognizer wrote them."""
@@ -350,39 +305,11 @@ class TranscriptService:
         return await self.court.db.run(self._segment, hearing_id, segment_id)
 
     def _segments(self, hearing_id: str, corrected: bool = True, only: int | None = None) -> list[Segment]:
-        where = "s.hearing_id = ?"
-        args: list[object] = [hearing_id]
-        if only is not None:
-            where += " AND s.id = ?"
-            args.append(only)
-        rows = self._conn.execute(
-            "SELECT s.id, s.hearing_id, s.participant_id, s.role, s.name, s.text, s.start, s.end, s.words, "
-            f"s.engine, s.created_at FROM segments s WHERE {where} ORDER BY s.start, s.id",
-            args,
-        ).fetchall()
-        firsts: dict[int, dict[str, str]] = {}
-        for e in self._conn.execute(
-            "SELECT e.segment_id, e.field, e.before FROM segment_edits e JOIN segments s ON s.id = e.segment_id "
-            f"WHERE {where} AND e.editor != ? ORDER BY e.id",
-            [*args, RECORD_ENGINE_EDITOR],
-        ):
-            firsts.setdefault(e["segment_id"], {}).setdefault(e["field"], e["before"])
-        out = []
-        for r in rows:
-            original = firsts.get(r["id"], {})
-            seg = Segment(
-                id=r["id"], hearing_id=r["hearing_id"], participant_id=r["participant_id"], role=Role(r["role"]),
-                name=r["name"], text=r["text"], original_text=original.get("text", r["text"]), start=r["start"],
-                end=r["end"], words=json.loads(r["words"]), engine=r["engine"], edited=bool(original),
-                created_at=r["created_at"],
-            )
-            if not corrected:
-                seg.text = seg.original_text
-                seg.participant_id = original.get("speaker", seg.participant_id)
-                seg.role = Role(original.get("role", seg.role.value))
-                seg.name = original.get("name", seg.name)
-            out.append(seg)
-        return out
+        ids = None if only is None else [only]
+        firsts: dict[int, dict[str, str]] = {}  # the first edit of a field holds what the recognizer wrote
+        for e in self._rows.edits(hearing_id, ids, except_editor=RECORD_ENGINE_EDITOR):
+            firsts.setdefault(e.segment_id, {}).setdefault(e.field, e.before)
+        return [_segment_of(r, firsts.get(r.id, {}), corrected) for r in self._rows.of_hearing(hearing_id, ids)]
 
     def _segment(self, hearing_id: str, segment_id: int) -> Segment:
         found = self._segments(hearing_id, True, segment_id)
@@ -426,9 +353,8 @@ class TranscriptService:
     def _correct(
         self, hearing_id: str, segment_id: int, editor: str, text: str | None, speaker: str | None
     ) -> tuple[Segment, list[Edit]]:
-        conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        rows = self._rows
+        with self.court.store.transaction():
             check_record_action("correct", self.review.state_sync(hearing_id), None)
             current = self._segment(hearing_id, segment_id)
             changes: list[tuple[str, str, str]] = []
@@ -436,7 +362,7 @@ class TranscriptService:
                 changes.append(("text", current.text, text))
             if speaker is not None and speaker != current.participant_id:
                 try:
-                    p = self.court.store.get_participant(speaker)
+                    p = self.court.store.hearings.get_participant(speaker)
                 except NotFound:
                     p = None
                 if p is None or p.hearing_id != hearing_id:
@@ -450,17 +376,8 @@ class TranscriptService:
             now = time.time()
             edits = []
             for name, before, after in changes:
-                conn.execute(f"UPDATE segments SET {columns[name]} = ? WHERE id = ?", (after, segment_id))
-                cur = conn.execute(
-                    "INSERT INTO segment_edits (segment_id, editor, field, before, after, wall_time) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (segment_id, editor, name, before, after, now),
-                )
-                edits.append(Edit(int(cur.lastrowid or 0), segment_id, editor, name, before, after, now))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                rows.update(segment_id, **{columns[name]: after})
+                edits.append(rows.add_edit(segment_id, editor, name, before, after, now))
         return self._segment(hearing_id, segment_id), edits
 
     async def history(self, segment_id: int, hearing_id: str | None = None) -> list[Edit]:
@@ -468,16 +385,10 @@ class TranscriptService:
         return await self.court.db.run(self._history, segment_id, hearing_id)
 
     def _history(self, segment_id: int, hearing_id: str | None) -> list[Edit]:
-        row = self._conn.execute("SELECT hearing_id FROM segments WHERE id = ?", (segment_id,)).fetchone()
-        if row is None or (hearing_id is not None and row["hearing_id"] != hearing_id):
+        owner = self._rows.hearing_of(segment_id)
+        if owner is None or (hearing_id is not None and owner != hearing_id):
             raise NotFound(f"no segment {segment_id} in this hearing")
-        rows = self._conn.execute(
-            "SELECT id, segment_id, editor, field, before, after, wall_time FROM segment_edits "
-            "WHERE segment_id = ? ORDER BY id",
-            (segment_id,),
-        ).fetchall()
-        return [Edit(r["id"], r["segment_id"], r["editor"], r["field"], r["before"], r["after"], r["wall_time"])
-                for r in rows]
+        return self._rows.history(segment_id)
 
     # --- confirmation -----------------------------------------------------------------------
 
@@ -495,7 +406,7 @@ class TranscriptService:
         hearing = await self.court.get_hearing(hearing_id)
         if hearing.state is not HearingState.CLOSED:
             raise ActionRefused(409, "not_closed", "the record is confirmed after the hearing has closed")
-        p = await self.court.db.run(self.court.store.get_participant, participant.id)
+        p = await self.court.db.run(self.court.store.hearings.get_participant, participant.id)
         if p.state is ParticipantState.REMOVED:
             raise ActionRefused(403, "forbidden", "a removed participant does not confirm the record")
         actor = Actor(p.id, p.role, p)
@@ -525,14 +436,14 @@ class TranscriptService:
         store = self.court.store
         return _Snapshot(
             hearing,
-            store.list_participants(hearing.id),
+            store.hearings.list_participants(hearing.id),
             self._segments(hearing.id),
-            store.list_events(hearing.id),
+            store.hearings.list_events(hearing.id),
             [],
         )
 
     def _load(self, hearing_id: str) -> _Snapshot:
-        return self._snapshot(self.court.store.get_hearing(hearing_id))
+        return self._snapshot(self.court.store.hearings.get_hearing(hearing_id))
 
     async def _extra_notes(self, hearing_id: str) -> list[Note]:
         notes: list[Note] = []
@@ -626,6 +537,21 @@ class TranscriptService:
                 body = now  # the disclosure rule hides part of the signed version from this reader
             return body + signature_page(lifecycle, self.tz)
         return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra, lifecycle)})
+
+
+def _segment_of(r: SegmentRow, original: dict[str, str], corrected: bool) -> Segment:
+    """A stored segment as corrected, or (`corrected` False) as the recognizer wrote it."""
+    seg = Segment(
+        id=r.id, hearing_id=r.hearing_id, participant_id=r.participant_id, role=Role(r.role), name=r.name,
+        text=r.text, original_text=original.get("text", r.text), start=r.start, end=r.end, words=r.words,
+        engine=r.engine, edited=bool(original), created_at=r.created_at,
+    )
+    if not corrected:
+        seg.text = seg.original_text
+        seg.participant_id = original.get("speaker", seg.participant_id)
+        seg.role = Role(original.get("role", seg.role.value))
+        seg.name = original.get("name", seg.name)
+    return seg
 
 
 def _confirmation(hearing_id: str, statement: Any) -> Confirmation:

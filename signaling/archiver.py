@@ -28,7 +28,7 @@ class Archiver:
     def __init__(self, court: Court, blobs: BlobStore) -> None:
         self.court = court
         self.blobs = blobs
-        self.ledger = Ledger(court.db.conn, court.config.data_dir)
+        self.ledger = Ledger(court.store, court.config.data_dir)
         self._lock = asyncio.Lock()  # one pass at a time: two would upload the same files
 
     def _folders(self, hearing_id: str) -> list[Path]:

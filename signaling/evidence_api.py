@@ -253,8 +253,8 @@ class EvidenceService:
 
     def __init__(self, pod: Pod) -> None:
         self.pod = pod
-        self.ledger = Ledger(pod.db.conn, pod.config.data_dir)
-        self.store = EvidenceStore(pod.db.conn, self.ledger)
+        self.ledger = Ledger(pod.court.store, pod.config.data_dir)
+        self.store = EvidenceStore(pod.court.store, self.ledger)
         self.presenting: dict[str, Presenting] = {}
         self.locks: LockTable[str] = LockTable()  # kept only while in use
         self.altered: set[tuple[str, str]] = set()  # (exhibit, found sha256) already reported

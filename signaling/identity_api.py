@@ -35,7 +35,7 @@ from courtroom.court import Actor, Change
 from courtroom.disclosure import COURT_OFFICERS, Viewer
 from courtroom.face_check import FaceCheck, FaceChecker, ImageTooLarge, NotAnImage, decode
 from courtroom.hearing import Hearing
-from courtroom.identity import IdentityCheck, IdentityStatus, IdentityStore, image_path, status_of
+from courtroom.identity import IdentityCheck, IdentityStatus, image_path, status_of
 from courtroom.ledger import Ledger, write_atomic
 from courtroom.participants import Participant
 from courtroom.procedure import ActionRefused, HearingState
@@ -54,8 +54,8 @@ class IdentityService:
     def __init__(self, pod: Pod, app: web.Application) -> None:
         self.pod = pod
         self.app = app
-        self.store = IdentityStore(pod.db.conn)
-        self.ledger = Ledger(pod.db.conn, pod.config.data_dir)
+        self.store = pod.court.store.identities
+        self.ledger = Ledger(pod.court.store, pod.config.data_dir)
         self.checker = FaceChecker(pod.config.face_model_dir, pod.config.face_check)
         self._loading: asyncio.Task[None] | None = None
         self.locks: dict[str, asyncio.Lock] = {}

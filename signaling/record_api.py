@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from courtroom import record_versions as rv
 from courtroom.court import Change
 from courtroom.record_review import StaleVersion
 from courtroom.signatures import PodSigner
@@ -118,7 +117,7 @@ async def get_image(request: web.Request) -> web.Response:
     statements = await service.review.statements(hearing_id)
     if not any(s.image_sha256 == sha for s in statements):
         raise ApiError(404, "not_found", "no such signature image in this hearing")
-    png = await pod_of(request).db.run(rv.get_image, pod_of(request).db.conn, sha)
+    png = await pod_of(request).db.run(pod_of(request).court.store.records.get_image, sha)
     if png is None:
         raise ApiError(404, "not_found", "the signature image is missing")
     return web.Response(body=png, content_type="image/png")

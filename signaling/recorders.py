@@ -27,7 +27,7 @@ class Recorders:
         self.court = court
         self.archiver = archiver
         self.uploads = uploads  # a multi-pod court: archive parts go to the bucket as they close
-        self.ledger = Ledger(court.db.conn, court.config.data_dir)
+        self.ledger = Ledger(court.store, court.config.data_dir)
         self.recordings: dict[str, HearingRecording] = {}
         self.health = health
         rooms.on_start.append(self._started)

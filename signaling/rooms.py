@@ -35,7 +35,7 @@ class RoomManager:
         self.trim = MemoryTrim()  # a hearing's freed memory goes back to the system
         self.hub: Hub | None = None  # told when the picture's layout changes outside a state change
         config = court.config
-        self.leases = Leases(court.db.conn, config.pod_name, config.lease_seconds)
+        self.leases = Leases(court.store, config.pod_name, config.lease_seconds)
         self._renewer: asyncio.Task[None] | None = None
         court.add_listener(self._on_change)
 

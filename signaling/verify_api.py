@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from courtroom.ledger import Ledger, LedgerEntry
-from courtroom.store import SqliteStore
 
 from .errors import ApiError
 from .evidence_api import EVIDENCE, receive_upload
@@ -34,7 +33,7 @@ def lookup(ledger: Ledger, sha256: str) -> dict[str, Any]:
     cases: dict[str, str | None] = {}
     for e in entries:
         if e.hearing_id not in cases:
-            cases[e.hearing_id] = SqliteStore(ledger.conn).case_number(e.hearing_id)
+            cases[e.hearing_id] = ledger.store.hearings.case_number(e.hearing_id)
     return {
         "deposited": bool(entries),
         "sha256": sha256,

@@ -21,6 +21,7 @@ import pytest
 from conftest import courtroom_command
 
 from courtroom.postgres import PostgresDatabase
+from courtroom.storage import Store
 from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
 from localcourt.services import LocalCourt
@@ -66,10 +67,10 @@ async def _post(court: Any, path: str, body: Any) -> Any:
 def _holder(court: Any, hearing_id: str) -> str:
     db = PostgresDatabase(court.database_url)
     try:
-        row = db.call(lambda: db.conn.execute("SELECT pod FROM leases WHERE hearing_id = ?", (hearing_id,)).fetchone())
+        lease = db.call(Store.of(db).leases.get, hearing_id)
     finally:
         db.close()
-    return str(row[0]) if row else ""
+    return lease.pod if lease else ""
 
 
 async def _join(court: Any, token: str, tone: int) -> Participant:

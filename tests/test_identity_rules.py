@@ -21,7 +21,6 @@ from courtroom.identity import (
     VERIFY,
     IdentityCheck,
     IdentityInputError,
-    IdentityStore,
     Registered,
     parse_registered,
     status_of,
@@ -32,7 +31,7 @@ from courtroom.participants import Participant
 from courtroom.procedure import ProcedureKind
 from courtroom.record import RECORD_TZ
 from courtroom.roles import Role
-from courtroom.store import SqliteStore
+from courtroom.storage import Store
 
 _names = itertools.count()
 
@@ -119,10 +118,10 @@ def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 def test_the_identity_store_on_both_engines(conn: Any) -> None:
     def work() -> None:
-        store = SqliteStore(conn.conn)
-        store.create_hearing(Hearing("h1", "(2026)京0491民初1号", "t", ProcedureKind.SIMPLE, False, created_at=1.0))
-        store.add_participant(Participant("p1", "h1", "张三", Role.PLAINTIFF, side="plaintiff", token_nonce="n", created_at=1.0))
-        ids = IdentityStore(conn.conn)
+        store = Store.of(conn)
+        store.hearings.create_hearing(Hearing("h1", "(2026)京0491民初1号", "t", ProcedureKind.SIMPLE, False, created_at=1.0))
+        store.hearings.add_participant(Participant("p1", "h1", "张三", Role.PLAINTIFF, side="plaintiff", token_nonce="n", created_at=1.0))
+        ids = store.identities
         ids.register("h1", "p1", Registered("张三", "resident_id", "123X"))
         assert ids.registered("h1") == {"p1": Registered("张三", "resident_id", "123X")}
         old = IdentityCheck("c1", "h1", "p1", "a" * 64, 10, "b" * 64, 20, "dev", {"ok": True, "名": 1}, 100.0)

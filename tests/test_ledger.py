@@ -26,6 +26,7 @@ from courtroom.ledger import (
     merkle_root_of,
     verify_proof,
 )
+from courtroom.storage import Store
 
 
 async def courtroom_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -47,7 +48,7 @@ def sha(data: bytes) -> str:
 
 def test_chain_links_and_canonical_form(tmp_path: Path) -> None:
     conn = connect(tmp_path / "db.sqlite3")
-    ledger = Ledger(conn, tmp_path)
+    ledger = Ledger(Store(conn), tmp_path)
     first = ledger.deposit("exhibit", "h1", "原告证据1", sha(b"a"), 1)
     second = ledger.deposit("record", "h1", "archive.mp4", sha(b"b"), 2)
     third = ledger.deposit("exhibit", "h2", "被告证据1", sha(b"c"), 3)
@@ -95,7 +96,7 @@ async def test_seal_deposits_event_log_and_root(court) -> None:
     from courtroom.court import Actor
 
     hearing = await court.create_hearing({"case_number": "(2026)京0491民初9号"}, Actor.clerk())
-    ledger = Ledger(court.db.conn, court.config.data_dir)
+    ledger = Ledger(court.store, court.config.data_dir)
     await court.db.run(ledger.deposit, "exhibit", hearing.id, "原告证据1", sha(b"e1"), 2)
     root_entry = await court.db.run(ledger.seal, hearing.id)
     assert root_entry.kind == "merkle_root" and root_entry.size == 2  # the exhibit and the event log

@@ -14,7 +14,8 @@ from courtroom.hearing import Hearing
 from courtroom.participants import Participant, ParticipantState, WitnessState
 from courtroom.procedure import HearingState, ProcedureKind
 from courtroom.roles import Role
-from courtroom.store import NotFound, SqliteStore
+from courtroom.storage import NotFound, Store
+from courtroom.storage.hearings import HearingRows
 
 CASE = "(2026)京0491民初1234号"
 
@@ -81,7 +82,7 @@ def test_migrations_from_each_older_version(tmp_path: Path) -> None:
             assert _version(conn) == len(MIGRATIONS)
             assert "ledger" in _tables(conn)
             if start >= 1:
-                assert SqliteStore(conn).get_hearing("old").case_number == CASE
+                assert Store(conn).hearings.get_hearing("old").case_number == CASE
         finally:
             conn.close()
 
@@ -89,7 +90,7 @@ def test_migrations_from_each_older_version(tmp_path: Path) -> None:
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     conn = connect(path)
-    SqliteStore(conn).create_hearing(_hearing())
+    Store(conn).hearings.create_hearing(_hearing())
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(RuntimeError, match="newer"):
@@ -120,7 +121,7 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_reopen_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "keep.sqlite3"
     db = Database(path)
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     hearing = _hearing(state=HearingState.RECESS, opened_at=123.5, started_at=2.25, broadcast=True,
                        ever_broadcast=True, scheduled_at=100.0)
     witness = _participant("w1", muted=True, protected=True, screened_from=["p2"])
@@ -141,7 +142,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 
     db = Database(path)
     try:
-        store = SqliteStore(db.conn)
+        store = Store.of(db).hearings
         assert db.call(store.get_hearing, "h1") == hearing
         assert db.call(store.list_hearings) == [hearing]
         people = db.call(store.list_participants, "h1")
@@ -156,7 +157,7 @@ def test_reopen_keeps_everything(tmp_path: Path) -> None:
 
 
 def test_not_found(db: Database) -> None:
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     with pytest.raises(NotFound):
         db.call(store.get_hearing, "nope")
     with pytest.raises(NotFound):
@@ -166,18 +167,18 @@ def test_not_found(db: Database) -> None:
 
 
 def test_list_hearings_in_schedule_order(db: Database) -> None:
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     for hid, scheduled, created in [("c", None, 50.0), ("a", 300.0, 10.0), ("b", 20.0, 400.0)]:
         db.call(store.create_hearing, _hearing(hid, scheduled_at=scheduled, created_at=created))
     assert [h.id for h in db.call(store.list_hearings)] == ["b", "c", "a"]
 
 
-def _snapshot(db: Database, store: SqliteStore):
+def _snapshot(db: Database, store: HearingRows):
     return (db.call(store.get_hearing, "h1"), db.call(store.list_participants, "h1"), db.call(store.list_events, "h1"))
 
 
 def test_commit_change_applies_everything(db: Database) -> None:
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     db.call(store.create_hearing, _hearing())
     db.call(store.add_participant, _participant("w1"))
     hearing = db.call(store.get_hearing, "h1")
@@ -195,7 +196,7 @@ def test_commit_change_applies_everything(db: Database) -> None:
 
 @pytest.mark.parametrize("failure", ["bad_event_data", "constraint_in_second_event"])
 def test_commit_change_is_all_or_nothing(db: Database, failure: str) -> None:
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     db.call(store.create_hearing, _hearing())
     db.call(store.add_participant, _participant("w1"))
     db.call(store.append_event, Event("h1", "hearing.create", "clerk"))
@@ -226,7 +227,7 @@ def test_commit_change_is_all_or_nothing(db: Database, failure: str) -> None:
 
 def test_commit_change_rolls_back_on_interrupt(db: Database) -> None:
     """Even a BaseException (a cancelled thread, Ctrl-C) leaves no half-written change."""
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     db.call(store.create_hearing, _hearing())
     before = _snapshot(db, store)
 
@@ -250,7 +251,7 @@ def test_commit_change_rolls_back_on_interrupt(db: Database) -> None:
 async def test_database_run_is_off_the_loop(db: Database) -> None:
     import threading
 
-    store = SqliteStore(db.conn)
+    store = Store.of(db).hearings
     await db.run(store.create_hearing, _hearing())
     names = await db.run(lambda: threading.current_thread().name)
     assert names.startswith("db") and names != threading.current_thread().name

@@ -87,7 +87,7 @@ async def test_exported_bundle_verifies_offline_and_catches_any_altered_file(ser
         recording.parent.mkdir(parents=True, exist_ok=True)
         recording.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 40)
         digest = hashlib.sha256(recording.read_bytes()).hexdigest()
-        ledger = Ledger(court.db.conn, server.data_dir)
+        ledger = Ledger(court.store, server.data_dir)
         await court.db.run(ledger.deposit, "archive", hid, recording.name, digest, recording.stat().st_size)
         await court.update_extra(hid, record_files=[{"kind": "archive", "path": str(recording), "sha256": digest,
                                                      "size": recording.stat().st_size}])
