@@ -34,6 +34,11 @@ class BlobMissing(BlobError):
 class BlobCorrupt(BlobError):
     """A blob whose bytes no longer hash to the digest it was stored with."""
 
+    def __init__(self, message: str, expected: str = "", actual: str = "") -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
 
 @dataclass(frozen=True)
 class BlobInfo:
@@ -75,7 +80,7 @@ def _digest_file(path: Path) -> tuple[str, int, str]:
 
 def _check(key: str, data_sha: str, expected: str | None) -> None:
     if expected is not None and data_sha != expected:
-        raise BlobCorrupt(f"{key}: stored with sha256 {expected}, reads as {data_sha}")
+        raise BlobCorrupt(f"{key}: stored with sha256 {expected}, reads as {data_sha}", expected, data_sha)
 
 
 class LocalBlobStore:

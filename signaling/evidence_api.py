@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from aiohttp import BodyPartReader, web
 
+from courtroom.archiving import ledger_key
+from courtroom.blobs import BlobCorrupt, BlobError, BlobMissing, BlobStore
 from courtroom.court import Actor, Change, Court, clean_text
 from courtroom.events import Event
 from courtroom.evidence import (
@@ -258,6 +260,7 @@ class EvidenceService:
         self.presenting: dict[str, Presenting] = {}
         self.locks: LockTable[str] = LockTable()  # kept only while in use
         self.altered: set[tuple[str, str]] = set()  # (exhibit, found sha256) already reported
+        self.fetching: LockTable[str] = LockTable()  # one download per file, however many ask
 
     @property
     def court(self) -> Court:
@@ -271,6 +274,21 @@ class EvidenceService:
 
     async def get(self, hearing_id: str, exhibit_id: str) -> Exhibit:
         return await self.pod.db.run(self.store.get, hearing_id, exhibit_id)
+
+    async def local_file(self, exhibit: Exhibit) -> Path:
+        """The exhibit's file on this pod's disk. In a multi-pod court the pod that took the
+        exhibit in may be another: a pod without the file fetches it from the court's bucket
+        (`ledger/<sha256>`, checked against the deposited digest) before serving or showing it.
+        A file the bucket lacks stays missing (the caller answers 410); an altered copy raises
+        ChangedFile; an unreachable bucket, BlobError."""
+        path = file_path(self.pod.config.data_dir, exhibit.sha256)
+        blobs = self.pod.blobs
+        if blobs is None or path.exists():
+            return path
+        async with self.fetching[exhibit.sha256]:
+            if not path.exists():
+                await asyncio.to_thread(_fetch_deposited, blobs, exhibit.sha256, path)
+        return path
 
     async def seal(self, hearing_id: str) -> Any:
         """Deposit the hearing's event log and Merkle root (see Ledger.seal)."""
@@ -324,7 +342,7 @@ class EvidenceService:
         try:
             exhibit = await self.get(hearing.id, last.subject)
             page = int(last.data.get("page", 1))
-            path = file_path(self.pod.config.data_dir, exhibit.sha256)
+            path = await self.local_file(exhibit)
             image = await exhibits.render(path, exhibit.media_type, page)
         except Exception:  # noqa: BLE001 - an exhibit that cannot be shown again is left out, not fatal
             log.exception("could not show exhibit %s again in hearing %s", last.subject, hearing.id)
@@ -504,6 +522,20 @@ async def get_exhibit(request: web.Request) -> web.Response:
     return web.json_response(exhibit.to_dict())
 
 
+def _fetch_deposited(blobs: BlobStore, sha256: str, path: Path) -> None:
+    # Into a temporary name first: a reader never sees half a file under the digest's name.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    try:
+        blobs.download(ledger_key(sha256), temporary, sha256)
+        os.replace(temporary, path)
+    except BlobMissing:
+        log.warning("exhibit file %s is neither on this pod nor in %s", sha256, blobs.url)
+    except BlobCorrupt as exc:
+        raise ChangedFile(path, sha256, exc.actual or "unknown") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def content_disposition(name: str) -> str:
     """attachment; an ASCII fallback name and the exact name percent-encoded (RFC 6266 / 5987)."""
     fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in name) or "exhibit"
@@ -514,8 +546,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     service, actor, hearing = await _caller_for(request)
     _require_sees(actor, hearing)
     exhibit = await service.get(hearing.id, request.match_info["exhibit_id"])
-    path = file_path(service.pod.config.data_dir, exhibit.sha256)
     try:
+        path = await service.local_file(exhibit)
         return await checked(request, path, exhibit.sha256, {
             "Content-Type": exhibit.media_type,
             "Content-Disposition": content_disposition(exhibit.filename),
@@ -524,7 +556,9 @@ async def download(request: web.Request) -> web.StreamResponse:
             "Cache-Control": "private, max-age=3600",
         })
     except FileNotFoundError:
-        raise ApiError(410, "gone", "the exhibit's file is missing from this pod") from None
+        raise ApiError(410, "gone", "the exhibit's file is missing from this pod and the court's bucket") from None
+    except BlobError as exc:
+        raise ApiError(503, "store_unavailable", f"the exhibit's file cannot be fetched now: {exc}") from None
     except ChangedFile as exc:
         # Once per changed file and process: the court is told, the log is not flooded.
         if (exhibit.id, exc.actual) not in service.altered:
@@ -568,11 +602,13 @@ async def present(request: web.Request) -> web.Response:
         if not exhibit.presentable:
             raise ApiError(400, "not_presentable", f"{exhibit.media_type} cannot be shown in the exhibit area; download it instead")
         page = _page(body, exhibit)
-        path = file_path(service.pod.config.data_dir, exhibit.sha256)
         try:
+            path = await service.local_file(exhibit)
             image: np.ndarray = await exhibits.render(path, exhibit.media_type, page)
-        except (Unreadable, IndexError, FileNotFoundError) as e:
+        except (Unreadable, IndexError, FileNotFoundError, ChangedFile) as e:
             raise ApiError(409, "not_presentable", f"the page cannot be shown ({e})") from None
+        except BlobError as e:
+            raise ApiError(503, "store_unavailable", f"the exhibit's file cannot be fetched now: {e}") from None
         people = await service.court.participants(hearing.id)
         room = await request.app[ROOMS].room_for(hearing, people)
         if room is not None:

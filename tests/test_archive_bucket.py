@@ -405,3 +405,61 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
             assert refused.status == 502
             assert (await refused.json())["error"] == "file_altered"
     assert "Traceback" not in second.log()
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(picture, "PNG")
+    return picture.getvalue()
+
+
+async def test_any_pod_serves_an_exhibit_from_the_bucket_checked(
+        postgres: Any, seaweed: Any, server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
+    """Exhibits filed on pod 1 are downloaded from pod 2, which never had them on its disk: it
+    fetches each from the bucket against its deposited digest. An exhibit altered in the bucket
+    is refused (and the court told); one missing from the bucket is gone (410)."""
+    n = next(_buckets)
+    args = ("--database", postgres.database_url(f"exhibitpods{n}"), "--object-store",
+            seaweed.bucket_url(f"exhibits{n}"), *POD_ARGS)
+    first = await server_factory(*args, data_dir=tmp_path / "pod1")
+    api1 = api_factory(first)
+    hearing, _ = await api1.hearing_with(("judge", "王法官"))
+    hid = hearing["id"]
+    store: Any = open_blob_store(seaweed.bucket_url(f"exhibits{n}"), tmp_path)
+    files = {name: _png(colour) for name, colour in
+             (("intact", (200, 30, 30)), ("altered", (30, 200, 30)), ("lost", (30, 30, 200)))}
+    ids = {}
+    for name, data in files.items():
+        form = aiohttp.FormData()
+        form.add_field("file", data, filename=f"{name}.png", content_type="image/png")
+        filed = await api1.request("POST", f"/api/hearings/{hid}/evidence", api1.admin_key, data=form)
+        assert filed.status == 201, filed.text
+        ids[name] = filed.json["id"]
+        key = ledger_key(hashlib.sha256(data).hexdigest())
+
+        async def in_bucket(key: str = key) -> bool:
+            return bool(await asyncio.to_thread(store.exists, key))
+        assert await _until(in_bucket, 30), key
+
+    await asyncio.to_thread(store.put_bytes, ledger_key(hashlib.sha256(files["altered"]).hexdigest()), b"not the exhibit")
+    await asyncio.to_thread(store.delete, ledger_key(hashlib.sha256(files["lost"]).hexdigest()))
+
+    second = await server_factory(*args, data_dir=tmp_path / "pod2", admin_key=first.admin_key)
+    api2 = api_factory(second)
+    base = f"/api/hearings/{hid}/evidence"
+    async with api2.session.get(f"{second.url}{base}/{ids['intact']}/file",
+                                headers={"Authorization": f"Bearer {api2.admin_key}"}) as got:
+        assert got.status == 200, await got.text()
+        assert await got.read() == files["intact"]
+    assert (second.data_dir / "evidence").exists()
+
+    altered = await api2.request("GET", f"{base}/{ids['altered']}/file", api2.admin_key)
+    assert altered.status == 409 and altered.json["error"] == "exhibit_altered", altered.text
+    events = await api2.request("GET", f"/api/hearings/{hid}/events", api2.admin_key)
+    assert any(e["kind"] == "evidence.altered" and e["subject"] == ids["altered"] for e in events.json["events"])
+
+    lost = await api2.request("GET", f"{base}/{ids['lost']}/file", api2.admin_key)
+    assert lost.status == 410 and lost.json["error"] == "gone", lost.text
+    assert not [p for p in (second.data_dir / "evidence").rglob("*") if p.is_file() and ".part" in p.name]
+    # Pod 1 still serves all of them from its own disk.
+    assert (await api1.request("GET", f"{base}/{ids['lost']}/file", api1.admin_key)).status == 200
