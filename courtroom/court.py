@@ -350,12 +350,20 @@ class Court:
         await self._notify(change)
         return change
 
-    async def disconnect(self, hearing_id: str, participant_id: str, reason: str = "drop") -> None:
+    async def disconnect(self, hearing_id: str, participant_id: str, reason: str = "drop",
+                         seen_at: float | None = None) -> None:
+        """`seen_at` (the monotonic clock): when the pod saw the socket go, for a drop stored
+        later (after a database outage): the log times it then, not when it was written."""
         async with self._locks[hearing_id]:
             self._connected.discard(hearing_id, participant_id)
             hearing = await self.get_hearing(hearing_id)
             p = await self.db.run(self.store.hearings.get_participant, participant_id)
             events = self._presence_event(hearing, f"participant.{reason}", p.id)
+            clock = self.clock(hearing)
+            if seen_at is not None and clock is not None:
+                for e in events:
+                    e.hearing_time = clock.at_monotonic(seen_at)
+                    e.wall_time = time.time() - (time.monotonic() - seen_at)
             await self.db.run(self.store.hearings.commit_change, None, [], events)
             people = await self.participants(hearing_id)
         await self._notify(Change(hearing, people, events, "disconnect", p))

@@ -72,6 +72,10 @@ class Effects:
         queue = self._queues.get(hearing_id)
         return queue.qsize() if queue is not None else 0
 
+    def busy(self) -> int:
+        """How many hearings have effects running or waiting now (0: every change has settled)."""
+        return sum(1 for worker in self._workers.values() if not worker.done())
+
     async def _work(self, hearing_id: str, queue: asyncio.Queue[_Effect]) -> None:
         while not queue.empty():
             effect = queue.get_nowait()

@@ -25,8 +25,10 @@ async def healthz(request: web.Request) -> web.Response:
     outbox = pod.court.outbox
     store = {"state": "available" if outbox.available else "unavailable", "pending": outbox.pending,
              "lost": outbox.lost_total}
+    effects = pod.court.effects
     return web.json_response({"status": "ok", "time": time.time(), "asr_engine": pod.config.asr_engine,
-                              "time_zone": pod.config.time_zone, "store": store})
+                              "time_zone": pod.config.time_zone, "store": store,
+                              "effects": {"busy": effects.busy(), "done": effects.done, "failed": effects.failed}})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -77,9 +78,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 async def _record_drop(pod: Pod, hub: Hub, hearing_id: str, participant_id: str) -> None:
     """A lost socket is the pod's own write: through the outbox, it waits out a database
     outage. One who has come back meanwhile was not lost: nothing is written then."""
+    seen_at = time.monotonic()
+
     async def drop() -> None:
         if hub.current(hearing_id, participant_id) is None:
-            await pod.court.disconnect(hearing_id, participant_id, "drop")
+            await pod.court.disconnect(hearing_id, participant_id, "drop", seen_at)
 
     try:
         await pod.court.outbox.put(hearing_id, "participant.drop", drop)

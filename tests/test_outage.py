@@ -157,8 +157,13 @@ async def test_a_full_queue_refuses_loudly_and_the_officers_hear_how_many_were_l
         await judge.act("start")
         await peers[-1].wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
 
+        for _ in range(150):  # the start's effects (room, lease) have stored what they write
+            if (await api.request("GET", "/healthz", None)).json["effects"]["busy"] == 0:
+                break
+            await asyncio.sleep(0.1)
         await asyncio.to_thread(postgres.stop)
         try:
+            dropped_at = time.time()
             await peers[0].close()
             await judge.wait_for(lambda m: m["type"] == "store" and m["state"] == "unavailable", timeout=30)
             assert (await api.request("GET", "/healthz", None)).json["store"]["pending"] == 1
@@ -169,7 +174,9 @@ async def test_a_full_queue_refuses_loudly_and_the_officers_hear_how_many_were_l
             assert "2 lost" in told["message"]
             health = (await api.request("GET", "/healthz", None)).json["store"]
             assert health == {"state": "unavailable", "pending": 1, "lost": 2}, health
+            await asyncio.sleep(max(0.0, dropped_at + 4.0 - time.time()))  # an outage longer than the slack below
         finally:
+            back_at = time.time()
             await asyncio.to_thread(postgres.start)
         restored = await judge.wait_for(lambda m: m["type"] == "store" and m["state"] == "restored", timeout=60)
         assert restored["stored"] == 1 and restored["lost"] == 2 and restored["pending"] == 0, restored
@@ -178,6 +185,9 @@ async def test_a_full_queue_refuses_loudly_and_the_officers_hear_how_many_were_l
         events = await api.events(hid)
         dropped = [e["subject"] for e in events if e["kind"] == "participant.drop"]
         assert dropped == [parties[0]["id"]]  # the waiting drop was stored; the refused ones were not
+        # ... and timed when the socket went, not when the database came back.
+        drop = next(e for e in events if e["kind"] == "participant.drop")
+        assert dropped_at - 1 < drop["wall_time"] < dropped_at + 3 < back_at, (drop, dropped_at, back_at)
         assert (await api.request("GET", "/healthz", None)).json["store"] == {"state": "available", "pending": 0,
                                                                             "lost": 2}
         metrics = (await api.request("GET", "/metrics", None, headers={"Authorization": f"Bearer {server.admin_key}"})).text
