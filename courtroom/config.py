@@ -90,7 +90,7 @@ class Config:
     # Files in the bucket (docs/court.md): with an object store, the archive rolls to a new part this
     # often so a part reaches the bucket while the hearing runs; a confirmed upload keeps or drops the
     # local copy as the court decides.
-    archive_part_seconds: float = 300.0
+    archive_part_seconds: float = 60.0  # with a bucket: at most this much of a hearing lives only on one disk
     keep_local_parts: bool = True
     pod_id: str = ""  # this pod's name in the court's leases; default host:port
     lease_seconds: float = 10.0  # a dead pod's hearings move after this long
