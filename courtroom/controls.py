@@ -9,7 +9,7 @@ The state message carries the result; pages never keep their own copy of these r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from .participants import Participant, ParticipantState, WitnessState
 from .procedure import ACTIONS, ActionRefused, HearingState, ProcedureKind, check_action
@@ -40,6 +40,8 @@ USEFUL: dict[str, Callable[[Participant], bool]] = {
 }
 
 TARGET_ACTIONS = tuple(name for name, rule in ACTIONS.items() if rule.needs_participant)
+# The actions that let someone in: the court's admission checks (identity at join) may hold them back.
+ADMITTING = frozenset({"admit", "call_witness"})
 
 
 def _allowed(action: str, state: HearingState, procedure: ProcedureKind, role: Role) -> bool:
@@ -63,9 +65,12 @@ def hearing_actions(state: HearingState, procedure: ProcedureKind, public: bool,
 
 
 def target_actions(
-    state: HearingState, procedure: ProcedureKind, actor: Participant, people: Iterable[Participant]
+    state: HearingState, procedure: ProcedureKind, actor: Participant, people: Iterable[Participant],
+    held_at_door: Collection[str] = (),
 ) -> dict[str, list[str]]:
-    """For each other participant, the actions `actor` may fire on them now (only non-empty lists)."""
+    """For each other participant, the actions `actor` may fire on them now (only non-empty lists).
+    `held_at_door`: people an admission check refuses now (an identity not yet verified): no
+    action that would let them in."""
     allowed = [a for a in TARGET_ACTIONS if _allowed(a, state, procedure, actor.role)]
     if not allowed:
         return {}
@@ -73,7 +78,7 @@ def target_actions(
     for p in people:
         if p.id == actor.id or not may_act_on(actor.role, p.role):
             continue
-        names = [a for a in allowed if USEFUL[a](p)]
+        names = [a for a in allowed if USEFUL[a](p) and not (a in ADMITTING and p.id in held_at_door)]
         if names:
             out[p.id] = names
     return out

@@ -19,6 +19,7 @@ from typing import Any
 from .auth import AuthError, TokenSigner, new_nonce
 from .clock import HearingClock
 from .config import Config
+from .controls import ADMITTING
 from .database import Database
 from .effects import Effects
 from .events import Event
@@ -81,7 +82,6 @@ class Change:
 Listener = Callable[[Change], Awaitable[None] | None]
 # Asked before a participant is let in (admit, call_witness); raises ActionRefused to refuse.
 AdmissionCheck = Callable[[Hearing, "Participant"], Awaitable[None]]
-ADMITTING = frozenset({"admit", "call_witness"})
 
 
 def clean_text(value: object, field_name: str, max_len: int, required: bool = True, exact: bool = False) -> str:

@@ -19,6 +19,7 @@ from .errors import error_middleware
 from .evidence_api import EVIDENCE
 from .hub import Hub
 from .ice import restrict_host_addresses
+from .identity_api import IDENTITY
 from .latency import latency_gauges
 from .network import NetworkMonitor
 from .pod import HUB, POD, ROOMS, Pod
@@ -49,6 +50,7 @@ def create_app(config: Config) -> web.Application:
     app[ROOMS] = RoomManager(pod.court)
     app[ROOMS].hub = app[HUB]
     app[HUB].exhibit_shown = app[ROOMS].exhibit_shown
+    app[HUB].held_at_door = app[IDENTITY].held_at_door  # the controls follow the admission check
     transcriber = _load_speech(config)
     if transcriber is not None:
         speech = Speech(pod.court, app[HUB], app[ROOMS], app[TRANSCRIPT], transcriber, pod.metrics,

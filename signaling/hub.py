@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -115,6 +115,9 @@ class Hub:
         self._rules: dict[str, Disclosure] = {}
         # Is the exhibit area in the picture now? The media room knows (wired by the app).
         self.exhibit_shown: Callable[[str], bool] = lambda hearing_id: False
+        # Who an admission check would refuse now (identity at join, wired by identity_api):
+        # the controls offer no admit or call for them.
+        self.held_at_door: Callable[[str], Awaitable[frozenset[str]]] = _nobody_held
         court.add_listener(self._on_change)
         court.add_event_listener(self._on_event)
 
@@ -168,7 +171,7 @@ class Hub:
         return rule
 
     def state_message(self, rule: Disclosure, participant: Participant,
-                      layout: dict[str, Any] | None = None) -> dict[str, Any]:
+                      layout: dict[str, Any] | None = None, held: Collection[str] = ()) -> dict[str, Any]:
         """What one participant is told on every change: the hearing as the disclosure rule
         lets this participant see it, and what it may do now: the actions without a target,
         and per other participant the actions on them that would do something
@@ -181,7 +184,8 @@ class Hub:
             "you": participant.public_dict(),
             "receives_media": rule.receives_media(viewer),
             "actions": hearing_actions(hearing.state, hearing.procedure, hearing.broadcastable, participant.role),
-            "participant_actions": target_actions(hearing.state, hearing.procedure, participant, list(rule.people)),
+            "participant_actions": target_actions(hearing.state, hearing.procedure, participant, list(rule.people),
+                                                  held),
             "layout": layout,
         }
 
@@ -192,6 +196,7 @@ class Hub:
             return
         rule = await self.disclosure(change.hearing.id, change.hearing, change.participants)
         layout = self.layout_for(change.hearing, change.participants)
+        held = await self.held_at_door(change.hearing.id)
         by_id = {p.id: p for p in change.participants}
         for session in list(group.values()):
             p = by_id.get(session.id)
@@ -206,7 +211,7 @@ class Hub:
                 self._closing.add(task)
                 task.add_done_callback(self._closing.discard)
                 continue
-            session.send(self.state_message(rule, p, layout))
+            session.send(self.state_message(rule, p, layout, held))
         for event in change.events:
             self._on_event(event)
 
@@ -238,3 +243,7 @@ class Hub:
             shown = rule.segment(viewer, message["segment"])
             if shown is not None:
                 session.send({**message, "segment": shown})
+
+
+async def _nobody_held(hearing_id: str) -> frozenset[str]:
+    return frozenset()

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,7 @@ class IdentityService:
         self._loading: asyncio.Task[None] | None = None
         self.locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.held: dict[str, frozenset[str]] = {}  # hearing → people an admission check refuses now
 
     @property
     def config(self) -> Any:
@@ -97,12 +98,26 @@ class IdentityService:
             )
 
     # -- telling people -------------------------------------------------------------------------
+    async def held_at_door(self, hearing_id: str) -> frozenset[str]:
+        """Who the admission check refuses now (the hub's controls): read once per hearing, then
+        kept up to date by each status push."""
+        held = self.held.get(hearing_id)
+        if held is None:
+            held = self.held[hearing_id] = _held(await self.statuses(hearing_id))
+        return held
+
     async def push(self, hearing_id: str) -> None:
-        """Officers get everyone's status; each participant only its own (no scores, no images)."""
+        """Officers get everyone's status; each participant only its own (no scores, no images).
+        When who is held at the door changes, everyone gets fresh controls."""
         group = self.app[HUB].sessions.get(hearing_id)
         if not group:
+            self.held.pop(hearing_id, None)
             return
         statuses = {s.participant_id: s for s in await self.statuses(hearing_id)}
+        held = _held(statuses.values())
+        if held != self.held.get(hearing_id):
+            self.held[hearing_id] = held
+            await self.app[HUB].refresh(hearing_id)
         everyone = [s.to_dict() for s in statuses.values()]
         for session in list(group.values()):
             if Viewer.of(session.participant).officer:  # the court's, as the disclosure rule says
@@ -111,6 +126,9 @@ class IdentityService:
                 session.send({"type": "identity", "you": statuses[session.id].own_dict()})
 
     def on_change(self, change: Change) -> None:
+        if change.action == "close":
+            self.held.pop(change.hearing.id, None)  # nobody is let in any more
+            return
         # In a task of its own: the hub's state messages and the media room are not held up.
         if change.action in _PUSHED_ON:
             task = asyncio.get_running_loop().create_task(self._push_later(change.hearing.id))
@@ -228,6 +246,10 @@ def _stored_images(data_dir: Path, settled: float = 60.0) -> list[tuple[str, str
     before = time.time() - settled
     return [(p.parent.name, p.name, p) for p in root.glob("*/*")
             if p.is_file() and len(p.name) == 64 and p.stat().st_mtime < before]
+
+
+def _held(statuses: Iterable[IdentityStatus]) -> frozenset[str]:
+    return frozenset(s.participant_id for s in statuses if s.required and not s.verified)
 
 
 def _device_hash(device: str) -> str:

@@ -157,7 +157,8 @@ async def _handle_text(pod: Pod, rooms: RoomManager, session: Session, text: str
         elif kind == "hello":
             rule = await hub.disclosure(session.participant.hearing_id)
             layout = hub.layout_for(rule.hearing, list(rule.people))
-            session.send(hub.state_message(rule, session.participant, layout))
+            held = await hub.held_at_door(rule.hearing.id)
+            session.send(hub.state_message(rule, session.participant, layout, held))
         else:
             session.error("unknown_type", f"unknown message type {kind!r}")
     except SdpError as exc:

@@ -64,6 +64,10 @@ async def test_only_controls_that_do_something_now(court) -> None:
     as_judge = target_actions(h.state, h.procedure, people[judge.id], people.values())
     assert "unmute" in as_judge[plaintiff.id] and "mute" not in as_judge[plaintiff.id]
     assert "call_witness" in as_judge[witness.id], as_judge[witness.id]
+    # Held at the door (an identity not yet verified): nothing that lets them in; the rest stays.
+    held = target_actions(h.state, h.procedure, people[judge.id], people.values(), {witness.id})
+    assert "call_witness" not in held[witness.id] and "remove" in held[witness.id]
+    assert held[plaintiff.id] == as_judge[plaintiff.id]
 
 
 async def test_a_clerk_may_not_mute_the_judge(court) -> None:

@@ -88,6 +88,9 @@ async def test_identity_at_join(server_factory: Any, api_factory: Any) -> None:
         ws_judge = await session.ws_connect(f"{server.url.replace('http', 'ws')}/ws?token={judge['token']}")
         mine = await _next(ws_party, lambda m: m["type"] == "identity")
         assert mine["you"]["required"] and mine["you"]["state"] == "not_checked_in" and "participants" not in mine
+        # Not verified: the judge is offered no admit for the plaintiff (the witness is not held).
+        held = await _next(ws_judge, lambda m: m["type"] == "state" and m["participant_actions"].get(plaintiff["id"]))
+        assert "admit" not in held["participant_actions"][plaintiff["id"]], held["participant_actions"]
 
         # 3. Check-in with real faces: Grace Hopper's camera still and her ID card match.
         snapshot = fi.jpeg(fi.grace_hopper(), 80)
@@ -140,6 +143,8 @@ async def test_identity_at_join(server_factory: Any, api_factory: Any) -> None:
         r = await api.act(hid, "verify_identity", clerk["token"], plaintiff, verified=True)
         assert r.status == 200
         mine = await _next(ws_party, lambda m: m["type"] == "identity" and m["you"]["state"] == "verified")
+        # The judge's controls follow the check: admit is offered once the identity is verified.
+        await _next(ws_judge, lambda m: m["type"] == "state" and "admit" in m["participant_actions"].get(plaintiff["id"], []))
         assert (await api.act(hid, "admit", judge["token"], plaintiff)).status == 200
         p = await identity_of(api, hid, plaintiff["id"])
         assert p["state"] == "verified" and p["verified_by"] == clerk["id"] and p["verified_at"] > 0

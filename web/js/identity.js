@@ -271,8 +271,8 @@ export class IdentityDesk {
     this.onChange();
   }
 
-  /** Add the identity box to each person of the console's list (`li[data-id]`), and hold back
-   * the admit button of whoever must be verified first (the server refuses it anyway). */
+  /** Add the identity box to each person of the console's list (`li[data-id]`). Whoever must
+   * be verified first gets no admit button: the server does not offer it (courtroom/controls.py). */
   decorate(list) {
     const roles = new Map((this.people() || []).map((p) => [p.id, p.role]));
     for (const li of list.querySelectorAll('li[data-id]')) {
@@ -281,12 +281,6 @@ export class IdentityDesk {
       if (!status || !role || OFFICERS.has(role)) continue;
       const box = this._box(status);
       if (box) li.append(box);
-      if (status.required && status.state !== 'verified') {
-        for (const button of li.querySelectorAll('button[data-action=admit], button[data-action=call_witness]')) {
-          button.disabled = true;
-          button.title = t('error.identity_not_verified');
-        }
-      }
     }
   }
 
