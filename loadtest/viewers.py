@@ -155,6 +155,8 @@ async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
                 "target": target, "viewers": viewers if base else 0, "seconds": round(elapsed, 1), "requests": tally.requests,
                 "failures": tally.failures, "segments": tally.segments, "mbytes": round(tally.bytes / 1e6, 1),
                 "pods_cpu_s": round(pods_cpu, 2), "nginx_cpu_s": round(cpu_seconds(court.nginx.pid) - nginx_before, 2),
+                # The machine is shared: what else ran meanwhile, for reading the CPU figures.
+                "load_average_1min": round(os.getloadavg()[0], 2),
             })
     finally:
         for peer in peers:
@@ -189,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.viewers <= 2000 or not 1 <= args.seconds <= 300:
         parser.error("viewers 1-2000, seconds 1-300 (a bounded load)")
     rows = asyncio.run(measure(args.viewers, args.seconds))
-    header = f"{'target':<15}{'viewers':>8}{'s':>6}{'requests':>10}{'failed':>8}{'segments':>10}{'MB':>8}{'pods CPU s':>12}{'nginx CPU s':>13}"
+    header = f"{'target':<15}{'viewers':>8}{'s':>6}{'requests':>10}{'failed':>8}{'segments':>10}{'MB':>8}{'pods CPU s':>12}{'nginx CPU s':>13}{'load avg':>10}"
     print(header)
     for r in rows:
         print(f"{r['target']:<15}{r['viewers']:>8}{r['seconds']:>6}{r['requests']:>10}{r['failures']:>8}"
-              f"{r['segments']:>10}{r['mbytes']:>8}{r['pods_cpu_s']:>12}{r['nginx_cpu_s']:>13}")
+              f"{r['segments']:>10}{r['mbytes']:>8}{r['pods_cpu_s']:>12}{r['nginx_cpu_s']:>13}{r['load_average_1min']:>10}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +71,15 @@ def test_court_mode_refuses_what_it_cannot_measure() -> None:
         proc = _loadtest(*args, timeout=60)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_a_courts_bucket_is_valid_whatever_its_folder_is_called(seaweed: Any) -> None:
+    """A temporary folder's name (`courtroom-viewers-z0cmruz_`) once made a bucket name ending in
+    `-`, which S3 refuses: the court did not start. Each name here is created on SeaweedFS."""
+    from courtroom.blobs import open_blob_store
+    from localcourt.services import bucket_name
+
+    for folder in ("courtroom-viewers-z0cmruz_", "court-023015", "_Tmp__X_", "a" * 90, "庭审"):
+        name = bucket_name(folder)
+        assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", name), (folder, name)
+        open_blob_store(seaweed.bucket_url(name), ROOT)  # creates the bucket, or raises
