@@ -112,10 +112,10 @@ async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
     await asyncio.to_thread(folder.chmod, 0o755)  # PostgreSQL's own user must enter it
     court = LocalCourt(folder, pods_count=2, pod_args=["--ice-address", "127.0.0.1", "--video-size", "640x360",
                                                        "--fps", "15", "--broadcast-delay", "6", "--asr-engine", "off"])
-    await asyncio.to_thread(court.start)
     peers: list[Participant] = []
     rows: list[dict[str, Any]] = []
     try:
+        await asyncio.to_thread(court.start)  # inside: a court that cannot start leaves no folder behind
         hearing = await asyncio.to_thread(_post, court, "/api/hearings", {
             "case_number": "(2026)京0491民初7001号", "title": "旁听负载", "procedure": "simple", "public": True})
         hid = hearing["id"]
