@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 ARGS ?=
 
-.PHONY: setup run test lint bench clean court court-down
+.PHONY: setup run test lint bench bench-court clean court court-down
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +32,11 @@ court-down:
 
 bench: setup
 	$(PY) -m loadtest --hearings 1 --participants 5 --seconds 30 --resolution 640x360 --fps 15
+
+# Hearings per box, one pod against one pod per core: a whole court on loopback, ramped (docs/capacity.md).
+bench-court: setup
+	for pods in 1 2; do $(PY) -m loadtest --court --pods $$pods --ramp --max-hearings 5 --participants 5 \
+	  --resolution 640x360 --fps 15 --asr-engine off --seconds 20 --json results/court-$${pods}pod.json || exit 1; done
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report
+from .court import Court, start_court, start_usages, stop_usages
 from .servers import (
     ROOT,
     Api,
@@ -111,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ramp bound: p95 glass-to-glass video latency in ms (default 400)")
     p.add_argument("--caption-bound", type=float, default=DEFAULT_BOUNDS["caption_p95_ms"],
                    help="ramp bound: p95 speech-to-caption delay in ms (default 2000)")
+    p.add_argument("--court", action="store_true",
+                   help="run against a whole court started on loopback (localcourt: PostgreSQL, SeaweedFS, "
+                        "--pods pods, nginx in front); hearings are created and joined through nginx")
+    p.add_argument("--pods", type=int, default=2, help="with --court: pods in the court, one per core (default 2)")
+    p.add_argument("--placement", choices=["balanced", "hash"], default="balanced",
+                   help="with --court: balanced (default) keeps only hearings that nginx's hash sends to a "
+                        "least-loaded pod, so N hearings spread evenly; hash takes every hearing where it lands")
     p.add_argument("--url", help="an already running pod (loopback only) instead of starting one")
     p.add_argument("--admin-key", help="with --url: the clerk's key (default $COURTROOM_ADMIN_KEY)")
     p.add_argument("--server-pid", type=int, help="with --url: the server's pid for CPU and memory (default: "
@@ -132,6 +140,7 @@ class Worker:
     number: int
     hearing_id: str
     log_path: Path
+    routed_to: str | None = None  # with --court: the pod nginx's hash sends it to
     proc: asyncio.subprocess.Process | None = None
     batches: list[dict[str, Any]] = field(default_factory=list)
     ready: asyncio.Future[dict[str, Any]] | None = None
@@ -204,6 +213,8 @@ class Run:
         self.server: Server | None = None
         self.api: Api | None = None
         self.workers: list[Worker] = []
+        self.court: Court | None = None
+        self.skipped_hearings = 0  # with --placement balanced: created, routed to a busier pod, not run
         self.captions = design == "pod" and args.asr_engine != "off"
         self.language = speech_language(args)
 
@@ -211,7 +222,7 @@ class Run:
         assert self.api is not None and self.server is not None
         args = self.args
         number = len(self.workers) + 1
-        hearing = await self.api.create_hearing(number, self.run_id)
+        hearing, routed_to = await self._place(number)
         people = [await self.api.add(hearing["id"], role, name, side) for role, name, side in ROLES[: args.participants]]
         cam_w, cam_h = args.camera or args.resolution
         spec = {
@@ -231,10 +242,26 @@ class Run:
         }
         spec_path = self.work / f"{self.design}-hearing{number}.json"
         spec_path.write_text(json.dumps(spec, ensure_ascii=False))
-        worker = Worker(number, hearing["id"], self.work / f"{self.design}-hearing{number}.log")
+        worker = Worker(number, hearing["id"], self.work / f"{self.design}-hearing{number}.log", routed_to)
         await worker.start(spec_path, self.args.client_cpus)
         self.workers.append(worker)
         return worker
+
+    async def _place(self, number: int) -> tuple[dict[str, Any], str | None]:
+        """Create the hearing; in a court with balanced placement, until nginx would send one
+        to a least-loaded pod (the others stay scheduled, never joined)."""
+        assert self.api is not None
+        if self.court is None:
+            return await self.api.create_hearing(number, self.run_id), None
+        court = self.court
+        load = {name: sum(w.routed_to == name for w in self.workers) for name in court.names}
+        for attempt in range(40):
+            hearing = await self.api.create_hearing(number * 100 + attempt, self.run_id)
+            routed_to = court.routed_to(hearing["id"])
+            if self.args.placement == "hash" or load[routed_to] == min(load.values()):
+                return hearing, routed_to
+            self.skipped_hearings += 1
+        raise RuntimeError("40 hearings in a row were routed to a busier pod: nginx's hash and ours disagree?")
 
     async def wait_ready(self, workers: list[Worker]) -> list[str]:
         notes = []
@@ -256,6 +283,8 @@ class Run:
         assert self.server is not None and self.api is not None
         args = self.args
         server_usage = Usage(self.server.pid) if self.server.pid else None
+        court_usages = self.court.usages() if self.court is not None else {}
+        start_usages(court_usages)
         gen_pids = [p for w in self.workers if w.proc for p in process_tree(w.proc.pid)]
         busy0, _ = machine_busy_seconds()
         t0 = time.monotonic()
@@ -265,6 +294,10 @@ class Run:
         await asyncio.sleep(args.seconds)
         t1 = time.monotonic()
         cpu, rss = server_usage.stop() if server_usage else (None, None)
+        court_cpu = stop_usages(court_usages)
+        if self.court is not None:  # the server is the court's pods (nginx apart)
+            cpu = sum(court_cpu[name]["cpu_cores"] for name in self.court.names)
+            rss = sum(court_cpu[name]["rss_mb"] for name in self.court.names)
         gen_cpu = (cpu_seconds(gen_pids) - gen_cpu0) / max(1e-6, t1 - t0)
         busy1, _ = machine_busy_seconds()
         # The last batch of the window, and (with captions) the sentences that ended in it.
@@ -280,6 +313,9 @@ class Run:
             h["recording_lag_s"] = report.find_number(stats, "record", "lag", without="hls") if stats else None
             h["hls_segment_lag_s"] = report.find_number(stats, "hls", "lag") if stats else None
             h["server_share_ms"] = report.server_share(stats)
+            if self.court is not None:
+                h["routed_to"] = worker.routed_to
+                h["pod"] = await self.court.holder(self.api.session, worker.hearing_id)
             per_hearing.append(h)
             worker.batches = worker.batches[-1:]  # later windows need only the last RTP snapshot
         pod = report.pod_window(per_hearing, fps, self.captions)
@@ -329,6 +365,15 @@ class Run:
             warnings.append(f"the load generator used all of its {len(args.client_cpus)} CPU(s): latencies include it")
         if lag_p95 > 50:
             warnings.append(f"the load generator lagged (event loop p95 {lag_p95:.0f} ms): latencies include it")
+        if self.court is not None:
+            step["pods"] = [
+                {"pod": name, **court_cpu[name], "hearings": sum(h["pod"] == name for h in per_hearing)}
+                for name in self.court.names
+            ]
+            step["nginx_cpu_cores"] = court_cpu.get("nginx", {}).get("cpu_cores")
+            stray = [h["hearing"] for h in per_hearing if h["pod"] != h["routed_to"]]
+            if stray:
+                warnings.append(f"hearing(s) {stray} not held by the pod nginx's hash routes them to")
         step["warnings"] = warnings
         return step
 
@@ -336,7 +381,14 @@ class Run:
         args = self.args
         started = time.monotonic()
         try:
-            if args.url:
+            if args.court:
+                w, h = args.resolution
+                pod_args = ["--ice-address", "127.0.0.1", "--video-size", f"{w}x{h}", "--fps", str(args.fps),
+                            "--asr-engine", args.asr_engine, "--asr-language", self.language, *args.server_arg]
+                folder = self.work / f"court-{self.run_id}"
+                self.court = await start_court(folder, args.pods, pod_args)
+                self.server = self.court.server
+            elif args.url:
                 key = args.admin_key or os.environ.get("COURTROOM_ADMIN_KEY")
                 if not key:
                     raise RuntimeError("--url needs --admin-key or COURTROOM_ADMIN_KEY")
@@ -355,6 +407,11 @@ class Run:
                 usage.start()
                 await asyncio.sleep(IDLE_SECONDS)
                 idle_cpu = round(usage.stop()[0], 3)
+            elif self.court is not None:
+                usages = {name: u for name, u in self.court.usages().items() if name != "nginx"}
+                start_usages(usages)
+                await asyncio.sleep(IDLE_SECONDS)
+                idle_cpu = round(sum(u["cpu_cores"] for u in stop_usages(usages).values()), 3)
             steps: list[dict[str, Any]] = []
             bounds = {"fps_ratio": args.fps_bound, "video_p95_ms": args.latency_bound, "caption_p95_ms": args.caption_bound}
             plan = list(range(1, args.max_hearings + 1)) if args.ramp else [args.hearings]
@@ -366,7 +423,9 @@ class Run:
                 step["warnings"] = notes + step["warnings"]
                 step["broken_by"] = report.broken_bounds(step, args.fps, bounds)
                 steps.append(step)
-                print(f"  {self.design}: {step['hearings']} hearing(s): server {_f(step['server_cpu_cores'])} cores, "
+                pods = "".join(f" {p['pod']} {p['cpu_cores']:.2f} ({p['hearings']})" for p in step.get("pods", []))
+                print(f"  {self.design}: {step['hearings']} hearing(s): server {_f(step['server_cpu_cores'])} cores"
+                      + (f" [{pods.strip()}], load {step['machine']['loadavg'][0]:.2f}" if pods else "") + ", "
                       f"fps p50 {step['fps_p50']}, video p95 {step['video_latency_ms']['p95']} ms"
                       + (f"  -> bound broken: {'; '.join(step['broken_by'])}" if step["broken_by"] else ""),
                       file=sys.stderr, flush=True)
@@ -394,7 +453,12 @@ class Run:
             else "not exposed by GET /api/hearings/{id}/stats (reported as null)"
         )
         result["server"] = {"url": self.server.url, "pid": self.server.pid, "command": self.server.command,
-                            "started_by_loadtest": self.server.proc is not None}
+                            "started_by_loadtest": self.server.proc is not None or self.court is not None}
+        if self.court is not None:
+            result["court"] = {"pods": len(self.court.names), "placement": self.args.placement,
+                               "pids": {p.name: p.pid for p in self.court.local.pods},
+                               "hearings_skipped_by_placement": self.skipped_hearings,
+                               "routing": "nginx: hash $hearing consistent (deploy/nginx/court.conf.template)"}
         result["elapsed_seconds"] = round(elapsed, 1)
         return result
 
@@ -407,6 +471,8 @@ class Run:
             await self.api.close()
         if self.server is not None:
             await self.server.stop()
+        if self.court is not None:
+            await self.court.stop()
 
 
 def report_grace(captions: bool) -> float:
@@ -428,7 +494,8 @@ def default_timeout(args: argparse.Namespace) -> float:
     steps = args.max_hearings if args.ramp else 1
     per_step = READY_TIMEOUT + (args.warmup or 60.0) + args.seconds + report_grace(True) + 30
     designs = 2 if args.design == "both" else 1
-    return designs * (120 + IDLE_SECONDS + steps * per_step)
+    court = 120 if args.court else 0  # PostgreSQL, SeaweedFS, the pods and nginx start, then stop
+    return court + designs * (120 + IDLE_SECONDS + steps * per_step)
 
 
 def comparison(pod: dict[str, Any], relay: dict[str, Any]) -> dict[str, Any]:
@@ -464,6 +531,8 @@ async def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             work.mkdir(parents=True, exist_ok=True)
         else:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="courtroom-loadtest-")))
+        if args.court and os.getuid() == 0:  # PostgreSQL runs as `postgres`, who must enter the folder
+            work.chmod(work.stat().st_mode | 0o001)
         language = speech_language(args)
         roles = [r for r, _, _ in ROLES[: args.participants]]
         wavs = make_wavs(work / "wav", language, roles)
@@ -504,6 +573,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not 2 <= args.participants <= len(ROLES):
         build_parser().error(f"--participants must be 2 to {len(ROLES)}")
+    if args.court and (args.url or args.design != "pod" or args.server_cpus):
+        build_parser().error("--court starts its own pods: no --url, --server-cpus, or --design other than pod")
+    if args.court and not 1 <= args.pods <= 8:
+        build_parser().error("--pods must be 1 to 8")
     if args.url and args.design == "both":
         build_parser().error("--url runs against one server: choose --design pod or relay")
     if args.timeout is None:
@@ -537,6 +610,11 @@ def main(argv: list[str] | None = None) -> int:
         c = result["comparison"]["server_cpu_cores_per_hearing"]
         print(f"pod CPU per hearing / relay CPU per hearing at {result['comparison']['hearings']} hearing(s) = "
               f"{c['pod_over_relay']} ({c['pod']} / {c['relay']} cores)")
+    if args.court:
+        for step in result.get("steps", [result]):
+            pods = ", ".join(f"{p['pod']} {p['cpu_cores']:.2f} cores / {p['hearings']} hearing(s)" for p in step["pods"])
+            print(f"court, {step['hearings']} hearing(s): pods {pods}; nginx {_f(step['nginx_cpu_cores'])} cores; "
+                  f"load average {step['machine']['loadavg'][0]:.2f}")
     if args.ramp:
         for run_ in runs:
             print(f"{run_['design']}: capacity {run_['capacity_hearings']} hearing(s) of {args.participants}"

@@ -112,10 +112,10 @@ async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
     await asyncio.to_thread(folder.chmod, 0o755)  # PostgreSQL's own user must enter it
     court = LocalCourt(folder, pods_count=2, pod_args=["--ice-address", "127.0.0.1", "--video-size", "640x360",
                                                        "--fps", "15", "--broadcast-delay", "6", "--asr-engine", "off"])
-    await asyncio.to_thread(court.start)
     peers: list[Participant] = []
     rows: list[dict[str, Any]] = []
     try:
+        await asyncio.to_thread(court.start)  # inside: a court that cannot start leaves no folder behind
         hearing = await asyncio.to_thread(_post, court, "/api/hearings", {
             "case_number": "(2026)京0491民初7001号", "title": "旁听负载", "procedure": "simple", "public": True})
         hid = hearing["id"]
@@ -155,6 +155,8 @@ async def measure(viewers: int, seconds: float) -> list[dict[str, Any]]:
                 "target": target, "viewers": viewers if base else 0, "seconds": round(elapsed, 1), "requests": tally.requests,
                 "failures": tally.failures, "segments": tally.segments, "mbytes": round(tally.bytes / 1e6, 1),
                 "pods_cpu_s": round(pods_cpu, 2), "nginx_cpu_s": round(cpu_seconds(court.nginx.pid) - nginx_before, 2),
+                # The machine is shared: what else ran meanwhile, for reading the CPU figures.
+                "load_average_1min": round(os.getloadavg()[0], 2),
             })
     finally:
         for peer in peers:
@@ -189,11 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.viewers <= 2000 or not 1 <= args.seconds <= 300:
         parser.error("viewers 1-2000, seconds 1-300 (a bounded load)")
     rows = asyncio.run(measure(args.viewers, args.seconds))
-    header = f"{'target':<15}{'viewers':>8}{'s':>6}{'requests':>10}{'failed':>8}{'segments':>10}{'MB':>8}{'pods CPU s':>12}{'nginx CPU s':>13}"
+    header = f"{'target':<15}{'viewers':>8}{'s':>6}{'requests':>10}{'failed':>8}{'segments':>10}{'MB':>8}{'pods CPU s':>12}{'nginx CPU s':>13}{'load avg':>10}"
     print(header)
     for r in rows:
         print(f"{r['target']:<15}{r['viewers']:>8}{r['seconds']:>6}{r['requests']:>10}{r['failures']:>8}"
-              f"{r['segments']:>10}{r['mbytes']:>8}{r['pods_cpu_s']:>12}{r['nginx_cpu_s']:>13}")
+              f"{r['segments']:>10}{r['mbytes']:>8}{r['pods_cpu_s']:>12}{r['nginx_cpu_s']:>13}{r['load_average_1min']:>10}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -204,6 +205,13 @@ class Seaweed:
         return {"folder": str(self.folder), "s3_port": self.s3_port, "pid": self.pid}
 
 
+def bucket_name(folder_name: str) -> str:
+    """The court's bucket, named after its folder as S3 allows: 3 to 63 of a-z, 0-9 and `-`,
+    a letter or digit at each end (a temporary folder's `_` or trailing `_` is not)."""
+    name = re.sub(r"[^a-z0-9]+", "-", f"court-{folder_name}".lower()).strip("-")
+    return name[:63].rstrip("-")
+
+
 # --- nginx ------------------------------------------------------------------------------------
 
 @dataclass
@@ -372,7 +380,7 @@ class LocalCourt:
             if self.seaweed is None:
                 self.seaweed = Seaweed(self.folder / "seaweedfs").start()
                 self._owned.append(self.seaweed)
-            self.object_store_url = self.seaweed.bucket_url(f"court-{self.folder.name}".replace("_", "-").lower())
+            self.object_store_url = self.seaweed.bucket_url(bucket_name(self.folder.name))
             keys = self._keys()
             self.admin_key = keys["admin.key"]
             ports = [free_port() for _ in range(self.pods_count)]
