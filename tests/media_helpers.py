@@ -69,18 +69,18 @@ class SpeakingHearing:
 
 
 @asynccontextmanager
-async def speaking_hearing(server: Any, api: Any, wav: Path, public: bool = False,
-                           broadcast: bool = False) -> AsyncIterator[SpeakingHearing]:
-    """Open, admit, start (and put on air), start media, wait for the microphone; close the
-    peers on the way out."""
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "张三"), public=public)
+async def speaking_hearing(server: Any, api: Any, wav: Path, public: bool = False, broadcast: bool = False,
+                           mic: WavTrack | None = None, plaintiff: str = "张三") -> AsyncIterator[SpeakingHearing]:
+    """Open, admit, start (and put on air), start media, wait for the microphone (`mic`, or
+    one playing `wav`); close the peers on the way out."""
+    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", plaintiff), public=public)
     judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
-    mic = WavTrack(wav)
-    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
+    mic = mic or WavTrack(wav)
+    speaker = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
     try:
         await judge.connect()
         await judge.act("open")
-        await plaintiff.connect()
+        await speaker.connect()
         await judge.act("admit", plaintiff_p["id"])
         await judge.act("start")
         state = await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
@@ -88,9 +88,9 @@ async def speaking_hearing(server: Any, api: Any, wav: Path, public: bool = Fals
             await judge.act("broadcast_on")
             await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["broadcast"])
         await judge.start_media()
-        await plaintiff.start_media()
+        await speaker.start_media()
         assert await eventually(lambda: mic.started_at is not None, 15), "the microphone never started"
-        yield SpeakingHearing(hearing, judge_p, plaintiff_p, judge, plaintiff, mic, state["hearing"]["opened_at"])
+        yield SpeakingHearing(hearing, judge_p, plaintiff_p, judge, speaker, mic, state["hearing"]["opened_at"])
     finally:
         await judge.close()
-        await plaintiff.close()
+        await speaker.close()

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from loadtest.participant import Participant
-from loadtest.synthetic import CHUNK, PatternTrack, ToneTrack, WavTrack, _audio_frame
+from loadtest.synthetic import CHUNK, WavTrack, _audio_frame
 from tests.asr_audio import KOREAN_SENTENCES, RATE, Corpus, timeline, write_wav
-from tests.media_helpers import LOOPBACK_MEDIA, wait_frames
+from tests.media_helpers import LOOPBACK_MEDIA, speaking_hearing, wait_frames
 
 _names = itertools.count()
 
@@ -70,19 +70,9 @@ async def test_speech_during_a_database_outage_reaches_the_record_when_it_return
     server = await server_factory("--database", url, *LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10",
                                   "--asr-language", "ko", "--record-engine", "off", asr_engine="vosk")
     api = api_factory(server)
-    hearing, (judge_p, plaintiff_p) = await api.hearing_with(("judge", "王法官"), ("plaintiff", "김민수"))
-    judge = Participant(server.url, judge_p["token"], ToneTrack(0.0), PatternTrack(160, 90, 10))
     mic = CuedMicrophone(wav)
-    plaintiff = Participant(server.url, plaintiff_p["token"], mic, PatternTrack(160, 90, 10))
-    try:
-        await judge.connect()
-        await judge.act("open")
-        await plaintiff.connect()
-        await judge.act("admit", plaintiff_p["id"])
-        await judge.act("start")
-        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        await judge.start_media()
-        await plaintiff.start_media()
+    async with speaking_hearing(server, api, wav, mic=mic, plaintiff="김민수") as h:
+        hearing, judge_p, plaintiff_p, judge, plaintiff = h.hearing, h.judge_p, h.plaintiff_p, h.judge, h.plaintiff
         assert await wait_frames(judge, 5, timeout=10)
         assert (await api.request("GET", "/healthz", None)).json["store"]["state"] == "available"
 
@@ -128,9 +118,6 @@ async def test_speech_during_a_database_outage_reaches_the_record_when_it_return
         assert not any(e["kind"] == "hearing.recess" for e in events)  # the refused request stored nothing
         assert (await api.get_hearing(hearing["id"])).json["state"] == "in_session"
         assert "Traceback" not in server.log()
-    finally:
-        await judge.close()
-        await plaintiff.close()
 
 
 async def test_a_full_queue_refuses_loudly_and_the_officers_hear_how_many_were_lost(
