@@ -312,6 +312,20 @@ class Disclosure:
 
         return [replace(p, name=role_label(p)) if p.id in hidden else p for p in self.people]
 
+    def record_status(self, viewer: Viewer, status: dict[str, Any]) -> dict[str, Any]:
+        """The record's lifecycle (`RecordReview.status`) as this viewer may read it: whoever is
+        hidden from it is named by role, and their signed statement (which names them) is left
+        out; the court's copy keeps both."""
+        hidden = self.hidden(viewer)
+        if not hidden:
+            return status
+        labels = {p.id: role_label(p) for p in self.people if p.id in hidden}
+        out = dict(status)
+        for key in _NAMING_LISTS:
+            if isinstance(out.get(key), list):
+                out[key] = [_screened_entry(entry, labels) for entry in out[key]]
+        return out
+
     # -- exhibits and events -----------------------------------------------------------
 
     def sees_exhibits(self, viewer: Viewer) -> bool:
@@ -354,3 +368,16 @@ __all__ = [
     "role_label",
     "witness_windows",
 ]
+
+
+# The record lifecycle's lists that name people, and the fields that name them besides `name`.
+_NAMING_LISTS = ("statements", "decisions", "undecided", "unconfirmed", "signatures", "signatures_pending")
+_NAMING_FIELDS = ("statement", "signature", "image_sha256")
+
+
+def _screened_entry(entry: Any, labels: dict[str, str]) -> Any:
+    if not isinstance(entry, dict) or entry.get("participant") not in labels:
+        return entry
+    shown = {k: v for k, v in entry.items() if k not in _NAMING_FIELDS}
+    shown["name"] = labels[entry["participant"]]
+    return shown

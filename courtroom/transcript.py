@@ -468,7 +468,10 @@ class TranscriptService:
         return record.to_txt(snap.hearing, snap.participants, snap.segments, self._notes(snap, extra), tz=self.tz,
                              events=snap.events, title_of=self._title_of(snap))
 
-    def _status(self, snap: _Snapshot, extra: list[Note], lifecycle: dict[str, Any]) -> dict[str, Any]:
+    def _status(self, snap: _Snapshot, extra: list[Note], lifecycle: dict[str, Any],
+                viewer: Viewer | None = None) -> dict[str, Any]:
+        if viewer is not None and not viewer.officer:
+            lifecycle = self._rule(snap).record_status(viewer, lifecycle)
         sha = lifecycle["version"] or sha256_text(self._canonical(snap, extra))
         return {
             "hearing_id": snap.hearing.id,
@@ -492,18 +495,21 @@ class TranscriptService:
         snap = await self.court.db.run(self._load, hearing_id)
         return self._canonical(snap, extra)
 
-    async def record_status(self, hearing_id: str) -> dict[str, Any]:
+    async def record_status(self, hearing_id: str, viewer: Viewer | None = None) -> dict[str, Any]:
         """The record's lifecycle and its latest version (`version`: its SHA-256), decisions,
-        signatures and who is pending. See docs/record.md."""
+        signatures and who is pending, as `viewer` may read it (whole when None). See docs/record.md."""
         extra = await self._extra_notes(hearing_id)
         snap = await self.court.db.run(self._load, hearing_id)
-        return self._status(snap, extra, await self.review.status(hearing_id))
+        return self._status(snap, extra, await self.review.status(hearing_id), viewer)
+
+    def _rule(self, snap: _Snapshot) -> Disclosure:
+        return Disclosure(snap.hearing, snap.participants, snap.events, self.court.hearing_time(snap.hearing),
+                          self.court.config.broadcast_delay)
 
     def _disclosed(self, snap: _Snapshot, viewer: Viewer) -> _Snapshot:
         """The record as the disclosure rule lets `viewer` read it: only the segments it may
         see, and a role label for whoever is screened from it (the court's copy is whole)."""
-        rule = Disclosure(snap.hearing, snap.participants, snap.events, self.court.hearing_time(snap.hearing),
-                          self.court.config.broadcast_delay)
+        rule = self._rule(snap)
         segments = []
         for s in snap.segments:
             shown = rule.segment(viewer, s)
@@ -536,7 +542,7 @@ class TranscriptService:
             if snap is not full and now != self._canonical(full, extra):
                 body = now  # the disclosure rule hides part of the signed version from this reader
             return body + signature_page(lifecycle, self.tz)
-        return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra, lifecycle)})
+        return record.to_json(h, people, segs, notes, {"record": self._status(snap, extra, lifecycle, viewer)})
 
 
 def _segment_of(r: SegmentRow, original: dict[str, str], corrected: bool) -> Segment:

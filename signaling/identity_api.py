@@ -99,11 +99,17 @@ class IdentityService:
 
     # -- telling people -------------------------------------------------------------------------
     async def held_at_door(self, hearing_id: str) -> frozenset[str]:
-        """Who the admission check refuses now (the hub's controls): read once per hearing, then
-        kept up to date by each status push."""
+        """Who the admission check refuses now (the hub's controls), as of the last status push.
+        Not known yet for this hearing: a push is started (it sends fresh controls if anyone is
+        held), and the state goes out now: it is not held up by reading every status (a state
+        message comes before the record so far), and the server refuses an admit meanwhile."""
         held = self.held.get(hearing_id)
         if held is None:
-            held = self.held[hearing_id] = _held(await self.statuses(hearing_id))
+            self.held[hearing_id] = frozenset()
+            task = asyncio.get_running_loop().create_task(self._push_later(hearing_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return frozenset()
         return held
 
     async def push(self, hearing_id: str) -> None:
@@ -115,7 +121,7 @@ class IdentityService:
             return
         statuses = {s.participant_id: s for s in await self.statuses(hearing_id)}
         held = _held(statuses.values())
-        if held != self.held.get(hearing_id):
+        if held != self.held.get(hearing_id, frozenset()):
             self.held[hearing_id] = held
             await self.app[HUB].refresh(hearing_id)
         everyone = [s.to_dict() for s in statuses.values()]

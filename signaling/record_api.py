@@ -10,6 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from courtroom.court import Change
+from courtroom.disclosure import Viewer
 from courtroom.record_review import StaleVersion
 from courtroom.signatures import PodSigner
 
@@ -77,7 +78,7 @@ async def sign_record(request: web.Request) -> web.Response:
                                                      body.get("signature_image"))
     except StaleVersion as e:
         return stale_response(e)
-    status = await service.record_status(hearing_id)
+    status = await service.record_status(hearing_id, Viewer.of(actor.participant))
     return web.json_response({"statement": statement.to_dict(), "record": status}, status=201 if new else 200)
 
 
@@ -93,7 +94,7 @@ async def answer_objection(request: web.Request) -> web.Response:
                                                    refers=body.get("objection"))
     except StaleVersion as e:
         return stale_response(e)
-    status = await service.record_status(hearing_id)
+    status = await service.record_status(hearing_id, Viewer.of(actor.participant))
     return web.json_response({"statement": statement.to_dict(), "record": status}, status=201)
 
 

@@ -106,8 +106,8 @@ async def segment_history(request: web.Request) -> web.Response:
 
 
 async def record_status(request: web.Request) -> web.Response:
-    service, _, hearing_id, _ = await _reader(request)
-    return web.json_response(await service.record_status(hearing_id))
+    service, actor, hearing_id, _ = await _reader(request)
+    return web.json_response(await service.record_status(hearing_id, Viewer.of(actor.participant)))
 
 
 async def confirm_record(request: web.Request) -> web.Response:
@@ -130,7 +130,7 @@ async def confirm_record(request: web.Request) -> web.Response:
                                              body.get("version"), body.get("signature_image"))
     except StaleVersion as e:
         return stale_response(e)
-    status = await service.record_status(hearing_id)
+    status = await service.record_status(hearing_id, Viewer.of(actor.participant))
     return web.json_response({"confirmation": confirmation.to_dict(), "record": status}, status=201)
 
 

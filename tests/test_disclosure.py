@@ -203,3 +203,24 @@ def test_media_agrees_with_the_participant_lifecycle() -> None:
         d = Disclosure(hearing(hstate), [p], [], now=10.0)
         assert d.receives_media(Viewer.of(p)) is receives_hearing(p, hstate)
         assert d.sees_events(Viewer.of(p)) is (role in COURT_OFFICERS)
+
+
+def test_the_record_lifecycle_names_a_screened_witness_by_role_only() -> None:
+    """`GET …/record` and the JSON export carry who confirmed, objected and is pending: to the
+    party the witness is screened from, a role label and no signed statement (it names them)."""
+    decision = {"participant": "V", "name": "钱保护", "kind": "confirm", "statement": "钱保护 确认 …",
+                "signature": "c2ln", "image_sha256": "ab", "text": ""}
+    status = {"decisions": [decision, {"participant": "P", "name": "张三", "statement": "张三 确认 …"}],
+              "statements": [decision], "undecided": [{"participant": "V", "name": "钱保护", "role": "witness"}],
+              "unconfirmed": [], "signatures": [], "signatures_pending": [{"participant": "J", "name": "王法官"}],
+              "version": "abc"}
+    closed = rule(HearingState.CLOSED)
+    screened = closed.record_status(Viewer.of(BY_ID["D"]), status)
+    assert screened["decisions"][0] == {"participant": "V", "name": LABEL_V, "kind": "confirm", "text": ""}
+    assert screened["decisions"][1] == status["decisions"][1]  # others keep their names
+    assert screened["statements"][0]["name"] == LABEL_V and "statement" not in screened["statements"][0]
+    assert screened["undecided"] == [{"participant": "V", "name": LABEL_V, "role": "witness"}]
+    assert "钱保护" not in repr(screened)
+    for who in ("court", "J", "P"):  # the court and those not screened read it whole
+        assert closed.record_status(VIEWERS[who], status) == status
+    assert status["decisions"][0]["name"] == "钱保护"  # the court's copy is untouched
