@@ -84,9 +84,9 @@ def is_officer(role: Role) -> bool:
     return role in COURT_OFFICERS
 
 
-def role_label(p: Participant) -> str:
-    """What stands in for a hidden name: '证人 Witness'."""
-    return f"{ROLE_NAMES_ZH[p.role]} {ROLE_NAMES_EN[p.role]}"
+def role_label(p: Participant, language: str = "zh") -> str:
+    """What stands in for a hidden name, in the court's language: '证人' (or 'Witness')."""
+    return (ROLE_NAMES_EN if language == "en" else ROLE_NAMES_ZH)[p.role]
 
 
 def on_air_intervals(events: Iterable[Event], end: float) -> list[tuple[float, float]]:
@@ -157,6 +157,7 @@ class Disclosure:
     events: Sequence[Event] = ()
     now: float = 0.0
     delay: float = 0.0  # the broadcast delay, seconds
+    language: str = "zh"  # the court's language: the role labels that stand in for hidden names
     _by_id: dict[str, Participant] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -201,7 +202,7 @@ class Disclosure:
         return self.hidden(viewer)
 
     def name_of(self, viewer: Viewer, p: Participant) -> str:
-        return role_label(p) if p.id in self.hidden(viewer) or viewer.audience is Audience.PUBLIC else p.name
+        return role_label(p, self.language) if p.id in self.hidden(viewer) or viewer.audience is Audience.PUBLIC else p.name
 
     # -- lists -------------------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class Disclosure:
             # Outside the hearing (waiting, a witness not called or excused): the bench and oneself.
             return None
         if p.id in self.hidden(viewer):
-            entry["name"] = role_label(p)
+            entry["name"] = role_label(p, self.language)
         entry.pop("screened_from", None)  # who is screened from whom is the court's business
         return entry
 
@@ -297,7 +298,7 @@ class Disclosure:
             return None  # said before the witness was called, or after it was excused
         speaker = self._by_id.get(str(message.get("speaker")))
         if speaker is not None and speaker.id in self.hidden(viewer):
-            message["name"] = role_label(speaker)
+            message["name"] = role_label(speaker, self.language)
         return message
 
     def segments(self, viewer: Viewer, segments: Iterable[Any]) -> list[dict[str, Any]]:
@@ -310,7 +311,7 @@ class Disclosure:
             return list(self.people)
         from dataclasses import replace
 
-        return [replace(p, name=role_label(p)) if p.id in hidden else p for p in self.people]
+        return [replace(p, name=role_label(p, self.language)) if p.id in hidden else p for p in self.people]
 
     def record_status(self, viewer: Viewer, status: dict[str, Any]) -> dict[str, Any]:
         """The record's lifecycle (`RecordReview.status`) as this viewer may read it: whoever is
@@ -319,7 +320,7 @@ class Disclosure:
         hidden = self.hidden(viewer)
         if not hidden:
             return status
-        labels = {p.id: role_label(p) for p in self.people if p.id in hidden}
+        labels = {p.id: role_label(p, self.language) for p in self.people if p.id in hidden}
         out = dict(status)
         for key in _NAMING_LISTS:
             if isinstance(out.get(key), list):

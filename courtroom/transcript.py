@@ -504,7 +504,7 @@ class TranscriptService:
 
     def _rule(self, snap: _Snapshot) -> Disclosure:
         return Disclosure(snap.hearing, snap.participants, snap.events, self.court.hearing_time(snap.hearing),
-                          self.court.config.broadcast_delay)
+                          self.court.config.broadcast_delay, self.court.config.language)
 
     def _disclosed(self, snap: _Snapshot, viewer: Viewer) -> _Snapshot:
         """The record as the disclosure rule lets `viewer` read it: only the segments it may

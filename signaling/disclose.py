@@ -17,4 +17,5 @@ async def disclosure_for(
     hearing = hearing or await court.get_hearing(hearing_id)
     people = people if people is not None else await court.participants(hearing_id)
     events = await court.events(hearing_id)
-    return Disclosure(hearing, people, events, court.hearing_time(hearing), court.config.broadcast_delay)
+    return Disclosure(hearing, people, events, court.hearing_time(hearing), court.config.broadcast_delay,
+                      court.config.language)

@@ -224,3 +224,14 @@ def test_the_record_lifecycle_names_a_screened_witness_by_role_only() -> None:
     for who in ("court", "J", "P"):  # the court and those not screened read it whole
         assert closed.record_status(VIEWERS[who], status) == status
     assert status["decisions"][0]["name"] == "钱保护"  # the court's copy is untouched
+
+
+def test_the_role_label_is_in_the_court_s_language() -> None:
+    """A Chinese court shows no Latin letters for a hidden name; an English court no Chinese."""
+    zh = Disclosure(hearing(), PEOPLE, EVENTS, now=300.0, delay=30.0)
+    en = Disclosure(hearing(), PEOPLE, EVENTS, now=300.0, delay=30.0, language="en")
+    viewer = Viewer.of(BY_ID["D"])
+    assert {p.id: p.name for p in zh.record_people(viewer)}["V"] == "证人"
+    assert {p.id: p.name for p in en.record_people(viewer)}["V"] == "Witness"
+    assert zh.segment(viewer, SEGMENTS[1])["name"] == "证人"
+    assert en.segment(viewer, SEGMENTS[1])["name"] == "Witness"
