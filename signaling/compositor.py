@@ -111,7 +111,7 @@ class Compositor:
                 self._draw_camera(canvas, pid, frame, rect, screened)
             name = None if screened else seat.name
             x, y, h = self.label_position(rect)
-            label = self.labels.seat(seat.role, name, h)
+            label = self.labels.seat(seat.role, name, h, seat.bench)
             self.labels.blit(canvas, label, x, y, max_width=rect.right - self._border - x)
         if scene.active_speaker in layout.tiles:
             _frame_rect(canvas, layout.tiles[scene.active_speaker], self._border, _SPEAKER)

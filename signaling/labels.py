@@ -20,6 +20,7 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from courtroom.panel import SEATS, SEATS_EN
 from courtroom.roles import ROLE_NAMES_EN, ROLE_NAMES_ZH, Role
 
 # The picture speaks the court's language (Config.language): role names from the one table
@@ -93,9 +94,11 @@ class Yuv(NamedTuple):
         return int(self.y.shape[0])
 
 
-def role_label(role: str, name: str | None = None, language: str = "zh") -> str:
-    """'原告 · 张三' (or 'Plaintiff · 张三'); the role alone when the name is withheld or unknown."""
-    text = ROLE_NAMES.get(language, ROLE_NAMES["zh"]).get(role, role)
+def role_label(role: str, name: str | None = None, language: str = "zh", bench: str | None = None) -> str:
+    """'原告 · 张三' (or 'Plaintiff · 张三'); the role alone when the name is withheld or unknown.
+    A judge is named by the seat on the panel (`bench`): 审判长, 审判员 or 人民陪审员."""
+    seats = SEATS_EN if language == "en" else SEATS
+    text = seats[bench] if bench in seats else ROLE_NAMES.get(language, ROLE_NAMES["zh"]).get(role, role)
     return f"{text} · {name}" if name else text
 
 
@@ -205,8 +208,8 @@ class LabelCache:
             self._labels.popitem(last=False)
         return label
 
-    def seat(self, role: str, name: str | None, height: int) -> Yuv:
-        return self.text(role_label(role, name, self.language), height)
+    def seat(self, role: str, name: str | None, height: int, bench: str | None = None) -> Yuv:
+        return self.text(role_label(role, name, self.language, bench), height)
 
     def __len__(self) -> int:
         return len(self._labels)

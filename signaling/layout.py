@@ -24,6 +24,7 @@ class Seat:
     role: str  # judge, clerk, plaintiff, defendant, agent, witness, interpreter, mediator, observer
     name: str
     side: str | None = None  # for an agent: "plaintiff" or "defendant"
+    bench: str | None = None  # a judge's seat on the panel: presiding, judge or juror (courtroom.panel)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from courtroom.hearing import Hearing
+from courtroom.panel import seat_of
 from courtroom.participants import Participant, publishes
 from courtroom.procedure import HearingState
 from courtroom.roles import Permission, may
@@ -20,10 +22,12 @@ from .layout import Rect, Seat, courtroom_layout, label_box
 SLATE_STATES = frozenset({HearingState.RECESS, HearingState.CLOSED})  # a slate: no seats
 
 
-def seats_of(people: Iterable[Participant], state: HearingState) -> list[Seat]:
-    """Who has a tile in the picture now (the media room asks the same)."""
+def seats_of(people: Iterable[Participant], state: HearingState, hearing: Hearing | None = None) -> list[Seat]:
+    """Who has a tile in the picture now (the media room asks the same); with the hearing, each
+    judge's seat on the panel, for the label under the tile."""
+    people = list(people)
     return [
-        Seat(p.id, p.role.value, p.name, p.side)
+        Seat(p.id, p.role.value, p.name, p.side, seat_of(p, hearing, people) if hearing is not None else None)
         for p in people
         if publishes(p, state) and may(p.role, Permission.SHOW_VIDEO)
     ]

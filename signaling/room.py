@@ -467,7 +467,7 @@ class MediaRoom:
         return p is not None and receives_hearing(p, self.hearing.state)
 
     def _scene(self, view: str, hearing_time: float) -> Scene:
-        seats = seats_of(self.people.values(), self.hearing.state)  # the same seats the state describes
+        seats = seats_of(self.people.values(), self.hearing.state, self.hearing)  # the seats the state describes
         frames: dict[str, av.VideoFrame | None] = {}
         for seat in seats:
             up = self.uplinks.get(seat.participant_id)

@@ -42,3 +42,24 @@ def test_layout_matches_the_picture() -> None:
 def test_no_seats_behind_a_slate() -> None:
     for state in (HearingState.RECESS, HearingState.CLOSED):
         assert picture_layout(640, 360, state, _people(), exhibit=True) == {"width": 640, "height": 360, "seats": [], "exhibit": None}
+
+
+def test_each_judge_is_labelled_by_the_seat_on_the_panel() -> None:
+    """A collegial panel: 审判长 for the presiding judge, 审判员 and 人民陪审员 for the others
+    (not 审判长 under every judge's tile)."""
+    from courtroom.hearing import Hearing
+    from courtroom.procedure import ProcedureKind
+    from signaling.labels import role_label
+
+    people = [Participant(pid, "h", name, Role.JUDGE, state=PS.ADMITTED, created_at=float(i))
+              for i, (pid, name) in enumerate((("a", "王审判长"), ("b", "李法官"), ("c", "赵陪审")))]
+    hearing = Hearing("h", "(2026)京0491民初1号", "t", ProcedureKind.ORDINARY, public=False,
+                      extra={"panel": {"b": "presiding", "a": "judge", "c": "juror"}})
+    benches = {s.participant_id: s.bench for s in seats_of(people, HearingState.IN_SESSION, hearing)}
+    assert benches == {"a": "judge", "b": "presiding", "c": "juror"}
+    labels = {pid: role_label("judge", None, "zh", bench) for pid, bench in benches.items()}
+    assert labels == {"a": "审判员", "b": "审判长", "c": "人民陪审员"}
+    assert role_label("judge", "李法官", "en", "presiding") == "Presiding Judge · 李法官"
+    # No panel set: the first judge presides, the others sit as 审判员.
+    plain = Hearing("h", "(2026)京0491民初1号", "t", ProcedureKind.ORDINARY, public=False)
+    assert [s.bench for s in seats_of(people, HearingState.IN_SESSION, plain)] == ["presiding", "judge", "judge"]
