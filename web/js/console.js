@@ -138,16 +138,7 @@ async function boot() {
   }
   greet();
   showScreen('screen-check');
-  page.devices = new DeviceCheck({
-    preview: $('#check-preview'),
-    meter: $('#mic-meter'),
-    cameraSelect: $('#camera-select'),
-    micSelect: $('#mic-select'),
-    speakerSelect: $('#speaker-select'),
-    testButton: $('#speaker-test'),
-    message: $('#device-message'),
-    previewOff: $('#check-preview-off'),
-  });
+  page.devices = DeviceCheck.onPage();
   page.devices.bind({ onTrackChange: swapTracks });
   page.devices.addEventListener('speaker', (e) => {
     const video = $('#stage-video');

@@ -22,6 +22,21 @@ export class DeviceCheck extends EventTarget {
   /**
    * @param {object} els  {preview: <video>, meter: element, cameraSelect, micSelect, speakerSelect, message}
    */
+  /** The check screen every page shares (`#screen-check`: the same element ids on each). */
+  static onPage(options = {}) {
+    const byId = (id) => document.getElementById(id);
+    return new DeviceCheck({
+      preview: byId('check-preview'),
+      meter: byId('mic-meter'),
+      cameraSelect: byId('camera-select'),
+      micSelect: byId('mic-select'),
+      speakerSelect: byId('speaker-select'),
+      testButton: byId('speaker-test'),
+      message: byId('device-message'),
+      previewOff: byId('check-preview-off'),
+    }, options);
+  }
+
   constructor(els, { wantVideo = true, wantAudio = true } = {}) {
     super();
     this.els = els;

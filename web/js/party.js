@@ -125,17 +125,7 @@ function greet() {
 function showCheck() {
   greet();
   showScreen('screen-check');
-  const els = {
-    preview: $('#check-preview'),
-    meter: $('#mic-meter'),
-    cameraSelect: $('#camera-select'),
-    micSelect: $('#mic-select'),
-    speakerSelect: $('#speaker-select'),
-    testButton: $('#speaker-test'),
-    message: $('#device-message'),
-    previewOff: $('#check-preview-off'),
-  };
-  page.devices = new DeviceCheck(els, { wantVideo: publishes(), wantAudio: publishes() });
+  page.devices = DeviceCheck.onPage({ wantVideo: publishes(), wantAudio: publishes() });
   page.devices.bind({ onTrackChange: (stream) => swapTracks(stream) });
   page.devices.addEventListener('speaker', (e) => setSpeaker(e.detail));
   page.devices.addEventListener('change', (e) => {
