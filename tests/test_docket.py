@@ -86,3 +86,64 @@ def test_the_docket_day_is_the_courts_day() -> None:
                       created_at=now, scheduled_at=late_yesterday)
     assert on_docket(hearing, now, UTC)
     assert not on_docket(hearing, now, ZoneInfo("Asia/Shanghai"))
+
+
+async def test_the_clerk_revokes_a_standing_link(api: Any) -> None:
+    """A link works while it is the judge's current one: issuing again supersedes it, the clerk's
+    DELETE revokes it (401 link_revoked at once); the hearings' own judge tokens are untouched."""
+    mine, (judge,) = await api.hearing_with(("judge", "周立平"), scheduled_at=time.time() + 3600)
+
+    async def issue(name: str) -> str:
+        r = await api.request("POST", "/api/docket-links", api.admin_key, json={"name": name})
+        assert r.status == 201, r.text
+        return str(r.json["url"].split("#token=", 1)[1])
+
+    async def docket_status(token: str) -> tuple[int, str]:
+        r = await api.request("GET", "/api/docket", token)
+        return r.status, r.json.get("error", "") if r.status != 200 else ""
+
+    first = await issue("周立平")
+    assert await docket_status(first) == (200, "")
+    second = await issue("周立平")
+    assert await docket_status(first) == (401, "link_revoked"), "issuing again supersedes the old link"
+    got = await api.request("GET", "/api/docket", second)
+    assert got.status == 200 and [h["id"] for h in got.json["hearings"]] == [mine["id"]]
+    console_token = got.json["hearings"][0]["console_url"].split("#token=", 1)[1]
+    other = await issue("吴敏")
+
+    # Only the clerk revokes: a judge's join token is refused, a docket link is no credential.
+    for token, status in ((judge["token"], 403), (second, 401), (None, 401)):
+        r = await api.request("DELETE", "/api/docket-links/周立平", token)
+        assert r.status == status, r.text
+    assert await docket_status(second) == (200, ""), "a refused revocation changed nothing"
+    # Unknown names are 404, bad names 400; nothing changes.
+    r = await api.request("DELETE", "/api/docket-links/无此人", api.admin_key)
+    assert (r.status, r.json["error"]) == (404, "not_found"), r.text
+    r = await api.request("DELETE", "/api/docket-links/" + "长" * 101, api.admin_key)
+    assert (r.status, r.json["error"]) == (400, "invalid_field"), r.text
+    r = await api.request("DELETE", "/api/docket-links/%E2%80%8B%E5%91%A8", api.admin_key)  # a zero-width space
+    assert (r.status, r.json["error"]) == (400, "invalid_field"), r.text
+    assert await docket_status(second) == (200, "")
+
+    revoked = await api.request("DELETE", "/api/docket-links/周立平", api.admin_key)
+    assert revoked.status == 200, revoked.text
+    assert revoked.json["name"] == "周立平" and revoked.json["active"] is False and revoked.json["revoked_at"]
+    assert "nonce" not in revoked.json
+    assert await docket_status(second) == (401, "link_revoked")
+    again = await api.request("DELETE", "/api/docket-links/周立平", api.admin_key)
+    assert again.status == 200 and again.json["revoked_at"] == revoked.json["revoked_at"], "revoking twice is harmless"
+    assert await docket_status(other) == (200, ""), "another judge's link lives on"
+    # The hearing's own judge token the docket handed out is that hearing's join token: still valid.
+    assert (await api.get_hearing(mine["id"], console_token)).status == 200
+
+    # The clerk's list: every judge's link, live or revoked, and never a token or nonce.
+    listed = await api.request("GET", "/api/docket-links", api.admin_key)
+    assert listed.status == 200, listed.text
+    by_name = {link["name"]: link for link in listed.json["links"]}
+    assert by_name["周立平"]["active"] is False and by_name["吴敏"]["active"] is True
+    assert "nonce" not in listed.text and second not in listed.text
+    assert (await api.request("GET", "/api/docket-links", judge["token"])).status == 403
+
+    # A new link after revocation works again; the revoked one stays dead.
+    third = await issue("周立平")
+    assert await docket_status(third) == (200, "") and await docket_status(second) == (401, "link_revoked")
