@@ -11,7 +11,7 @@ The link can be taken back: its token carries a nonce stored in the court's data
 Issuing a link again for the same judge replaces the nonce (the earlier link dies); the clerk's
 revocation clears it. Being in the shared database, either takes effect at once on every pod.
 The per-hearing judge tokens the docket already handed out are those hearings' own join tokens:
-revoking the docket link does not touch them (re-invite the judge to retire one).
+revoking the docket link does not touch them; they live out their own lifetime (docs/api.md).
 """
 
 from __future__ import annotations
