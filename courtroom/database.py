@@ -202,6 +202,15 @@ MIGRATIONS: list[str] = [
         png TEXT NOT NULL
     )
     """,
+    # 7: each judge's standing docket link: the nonce its token must carry ('' once revoked)
+    """
+    CREATE TABLE docket_links (
+        name TEXT PRIMARY KEY,
+        nonce TEXT NOT NULL,
+        issued_at REAL NOT NULL,
+        revoked_at REAL
+    )
+    """,
 ]
 
 

@@ -5,6 +5,13 @@ A judge is a participant of each hearing (role `judge`), known across hearings b
 standing link carries a signed token (the join tokens' signer) whose role is `docket` and
 whose subject is the judge's name: it opens no hearing by itself (no participant has that id),
 only the list, and each listed hearing opens the console with that hearing's own judge token.
+
+The link can be taken back: its token carries a nonce stored in the court's database
+(`docket_links`), and the docket is served only while the token's nonce is the stored one.
+Issuing a link again for the same judge replaces the nonce (the earlier link dies); the clerk's
+revocation clears it. Being in the shared database, either takes effect at once on every pod.
+The per-hearing judge tokens the docket already handed out are those hearings' own join tokens:
+revoking the docket link does not touch them; they live out their own lifetime (docs/api.md).
 """
 
 from __future__ import annotations
@@ -12,13 +19,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .auth import AuthError, TokenSigner
+from .auth import AuthError, TokenSigner, new_nonce, same_secret
 from .hearing import Hearing
 from .participants import Participant, ParticipantState
 from .procedure import LIVE, HearingState
 from .roles import Role
+
+if TYPE_CHECKING:
+    from .court import Court
 
 DOCKET_ROLE = "docket"
 DOCKET_SCOPE = "-"  # in the token's hearing field: no hearing
@@ -31,15 +41,45 @@ class DocketEntry:
     judge: Participant
 
 
-def issue_link_token(signer: TokenSigner, judge_name: str) -> str:
-    return signer.issue(DOCKET_SCOPE, judge_name, DOCKET_ROLE, "")
+@dataclass(frozen=True)
+class DocketLink:
+    """A judge's current standing link: `nonce` is '' once revoked."""
+
+    name: str
+    nonce: str
+    issued_at: float
+    revoked_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        # Never the nonce: the list tells the clerk which links live, not how to forge one.
+        return {"name": self.name, "issued_at": self.issued_at, "revoked_at": self.revoked_at,
+                "active": self.revoked_at is None}
 
 
-def judge_of_token(signer: TokenSigner, token: str) -> str:
-    """The judge's name a standing link was issued for (AuthError if it is not one)."""
-    claims = signer.verify(token)
+def _link_token(signer: TokenSigner, judge_name: str, nonce: str) -> str:
+    return signer.issue(DOCKET_SCOPE, judge_name, DOCKET_ROLE, nonce)
+
+
+async def issue_link(court: Court, judge_name: str) -> str:
+    """A new standing link for the judge; any earlier one stops working."""
+    nonce = new_nonce()
+    await court.db.run(court.store.docket_links.issue, judge_name, nonce, time.time())
+    return _link_token(court.signer, judge_name, nonce)
+
+
+async def revoke_link(court: Court, judge_name: str) -> DocketLink:
+    """Take the judge's link back (NotFound if none was ever issued; revoking twice is harmless)."""
+    return await court.db.run(court.store.docket_links.revoke, judge_name, time.time())
+
+
+async def judge_of_link(court: Court, token: str) -> str:
+    """The judge's name a standing link was issued for, while it is the judge's current link."""
+    claims = court.signer.verify(token)
     if claims.role != DOCKET_ROLE or claims.hearing_id != DOCKET_SCOPE or not claims.participant_id:
         raise AuthError("bad_token", "this is not a judge's docket link")
+    link = await court.db.run(court.store.docket_links.get, claims.participant_id)
+    if link is None or not link.nonce or not same_secret(claims.nonce, link.nonce):
+        raise AuthError("link_revoked", "this docket link has been revoked or replaced: ask the clerk for a new one")
     return claims.participant_id
 
 

@@ -82,9 +82,9 @@ def serve(config: Config, demo: bool = False) -> int:
             print(f"\nDemo hearing {result['case_number']} ({result['id']}). Join links:", flush=True)
             for p in result["participants"]:
                 print(f"  {p['role']:<10} {p['name']:<6} {p['join_url']}", flush=True)
-            from .docket import issue_link_token
+            from .docket import issue_link
 
-            docket = issue_link_token(app[POD].court.signer, DEMO_PEOPLE[0]["name"])
+            docket = await issue_link(app[POD].court, DEMO_PEOPLE[0]["name"])
             print(f"  judge's docket     {config.base_url}/docket#token={docket}", flush=True)
             print(f"  public     gallery {config.base_url}/gallery", flush=True)
             print(f"  clerk's desk {config.base_url}/clerk (key: {key_location(config)})\n", flush=True)

@@ -284,6 +284,28 @@ async def test_clerk_key_judge_docket_and_public_pages(server_factory: Any, api_
         await docket.wait_for_selector("#screen-check:not([hidden]), #screen-console:not([hidden])", timeout=15000)
         docket_watch.assert_clean()
 
+        # The clerk revokes the link: the desk lists it as revoked and takes it off the screen,
+        # and the judge's docket page says the link no longer works.
+        row = clerk.locator("#docket-links tr[data-name='王建国']")
+        await row.wait_for()
+        assert await row.get_attribute("data-active") == "true"
+        await clerk.locator("#docket-link-revoke").click()
+        await clerk.locator("dialog.confirm .btn-danger").click()
+        await clerk.wait_for_selector("#docket-links tr[data-name='王建国'][data-active='false']")
+        assert await clerk.locator("#docket-link-result").is_hidden() and await clerk.input_value("#docket-link") == ""
+        assert await row.locator("button[data-revoke]").count() == 0, "a revoked link has no revoke control"
+        assert not await latin_words(clerk), await latin_words(clerk)
+        await screenshot(clerk, "court-clerk-docket-revoked")
+        clerk_watch.assert_clean()
+        _, gone, gone_watch = await open_page(browser, link, "docket-revoked", viewport=PHONE, is_mobile=True, has_touch=True)
+        status = gone.locator("#docket-status.notice-error")
+        await status.wait_for(timeout=20000)
+        assert "收回" in await status.inner_text(), await status.inner_text()
+        assert await gone.locator("#docket-days li.hearing-card").count() == 0
+        assert not await latin_words(gone), await latin_words(gone)
+        gone_watch.assert_clean()
+        await gone.context.close()
+
         for path in ("/gallery", "/verify", f"/gallery/{today['id']}"):
             _, page, watch = await open_page(browser, server.url + path, path, viewport=PHONE)
             await page.wait_for_load_state("load")

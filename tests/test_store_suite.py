@@ -1,7 +1,7 @@
 """One store suite, run on both engines: the embedded SQLite file and a real PostgreSQL.
 
 Every part of `courtroom.storage.Store` (hearings, segments, ledger, exhibits, records,
-identities, leases) and its `transaction()`, with the failure paths: NotFound, Conflict on a
+identities, leases, docket links) and its `transaction()`, with the failure paths: NotFound, Conflict on a
 duplicate key, a rolled-back transaction leaving nothing. Writers on two connections (two
 pods; two processes on one SQLite file) keep one ledger chain, number exhibits once per side,
 and of two lease claimers exactly one wins.
@@ -27,6 +27,7 @@ from courtroom.auth import TokenSigner
 from courtroom.config import Config
 from courtroom.court import Actor, Court
 from courtroom.database import Database, open_database
+from courtroom.docket import DocketLink
 from courtroom.events import Event
 from courtroom.evidence import Duplicate, EvidenceStore, Exhibit
 from courtroom.hearing import Hearing
@@ -516,6 +517,28 @@ def test_leases_claim_renew_release(backend: Backend) -> None:
     backend.call(two.release, "h1")
     assert backend.call(two.holder, "h1") is None and backend.call(one.claim, "h1").pod == "pod-1"
     assert [lease.hearing_id for lease in backend.call(one.held)] == ["h1"] and backend.call(two.held) == []
+
+
+def test_docket_links_issue_supersede_revoke(backend: Backend) -> None:
+    rows = backend.store.docket_links
+    assert backend.call(rows.get, "王建国") is None and backend.call(rows.all) == []
+    with pytest.raises(NotFound):
+        backend.call(rows.revoke, "王建国", 5.0)
+    backend.call(rows.issue, "王建国", "n1", 10.0)
+    backend.call(rows.issue, "李明", "m1", 11.0)
+    assert backend.call(rows.get, "王建国") == DocketLink("王建国", "n1", 10.0, None)
+    backend.call(rows.issue, "王建国", "n2", 12.0)  # issuing again replaces the nonce
+    assert backend.call(rows.get, "王建国") == DocketLink("王建国", "n2", 12.0, None)
+    assert backend.call(rows.revoke, "王建国", 13.0) == DocketLink("王建国", "", 12.0, 13.0)
+    assert backend.call(rows.revoke, "王建国", 14.0).revoked_at == 13.0, "revoking twice keeps the first time"
+    assert [link.name for link in backend.call(rows.all)] == ["王建国", "李明"]
+    assert backend.call(rows.get, "李明") == DocketLink("李明", "m1", 11.0, None), "another judge's link untouched"
+    backend.call(rows.issue, "王建国", "n3", 15.0)  # a new link after revocation is live again
+    assert backend.call(rows.get, "王建国") == DocketLink("王建国", "n3", 15.0, None)
+    # Another pod sees the revocation at once: it is in the shared database.
+    other = Store.of(backend.open())
+    backend.call(rows.revoke, "王建国", 16.0)
+    assert backend.opened[-1].call(other.docket_links.get, "王建国") == DocketLink("王建国", "", 15.0, 16.0)
 
 
 def test_two_claimers_at_once_exactly_one_wins(backend: Backend) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .base import Connection, transaction
+from .dockets import DocketLinkRows
 from .exhibits import ExhibitRows
 from .hearings import HearingRows
 from .identities import IdentityRows
@@ -34,6 +35,7 @@ class Store:
         self.records = RecordRows(conn)  # the record's state, versions, statements, signature images
         self.identities = IdentityRows(conn)
         self.leases = LeaseRows(conn)
+        self.docket_links = DocketLinkRows(conn)  # each judge's standing docket link
 
     @classmethod
     def of(cls, db: Database) -> Store:

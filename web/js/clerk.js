@@ -1,7 +1,7 @@
 // The clerk's desk (/clerk): the API key (kept in this tab's sessionStorage), scheduling,
 // inviting participants and handing out their join links, the day's docket.
 
-import { $, el, clear, toast, copyText, wallTime } from './util.js';
+import { $, el, clear, toast, copyText, wallTime, confirmDialog } from './util.js';
 import { api } from './api.js';
 import { t, tMaybe, roleName, initI18n, onLanguage } from './i18n.js';
 import { identityFields, identityOf, clearIdentity } from './identity.js';
@@ -55,6 +55,7 @@ async function useKey(key) {
   $('#forget-key').hidden = false;
   desk.hearings = reply.data.hearings || [];
   renderDocket();
+  loadDocketLinks();
   return true;
 }
 
@@ -203,21 +204,64 @@ async function openHearing() {
   await loadDocket();
 }
 
-// A judge's standing link to their docket (/docket): shown once, like join links.
+// A judge's standing link to their docket (/docket): shown once, like join links. The list below
+// it shows every judge's link, live or revoked (never the link itself), each live one revocable.
+const dockets = { links: [], shown: null }; // shown: the judge whose new link is on screen
+
 async function issueDocketLink(event) {
   event.preventDefault();
   const name = event.target.elements.name.value.trim();
   const reply = await api('/api/docket-links', { method: 'POST', token: desk.key, json: { name } });
   showError('docket-link-error', reply.ok ? '' : errorText(reply));
   $('#docket-link-result').hidden = !reply.ok;
-  if (reply.ok) $('#docket-link').value = reply.data.url;
+  if (reply.ok) {
+    $('#docket-link').value = reply.data.url;
+    dockets.shown = reply.data.name;
+    await loadDocketLinks();
+  }
+}
+
+async function revokeDocketLink(name) {
+  if (!await confirmDialog(t('docket.revoke_confirm', { name }), t('docket.revoke'), t('common.cancel'))) return;
+  const reply = await api(`/api/docket-links/${encodeURIComponent(name)}`, { method: 'DELETE', token: desk.key });
+  showError('docket-link-error', reply.ok ? '' : errorText(reply));
+  if (!reply.ok) return;
+  toast(t('docket.revoked_toast', { name }), 'ok');
+  if (dockets.shown === name) {
+    // The link on screen no longer works: take it away so nobody copies it.
+    $('#docket-link-result').hidden = true;
+    $('#docket-link').value = '';
+    dockets.shown = null;
+  }
+  await loadDocketLinks();
+}
+
+async function loadDocketLinks() {
+  const reply = await api('/api/docket-links', { token: desk.key });
+  if (!reply.ok) { showError('docket-link-error', errorText(reply)); return; }
+  dockets.links = reply.data.links || [];
+  renderDocketLinks();
+}
+
+function renderDocketLinks() {
+  const body = clear($('#docket-links tbody'));
+  for (const link of dockets.links) {
+    const state = link.active ? t('docket.link_active') : t('docket.link_revoked', { time: wallTime(link.revoked_at) });
+    const revoke = link.active
+      ? el('button', { type: 'button', class: 'btn btn-small btn-danger', dataset: { revoke: link.name }, onclick: () => revokeDocketLink(link.name) }, t('docket.revoke'))
+      : null;
+    body.append(el('tr', { dataset: { name: link.name, active: String(link.active) } },
+      el('td', {}, link.name), el('td', {}, wallTime(link.issued_at)), el('td', {}, state), el('td', {}, revoke)));
+  }
+  $('#docket-links-empty').hidden = dockets.links.length > 0;
 }
 
 function boot() {
   initI18n();
   $('#docket-link-form').addEventListener('submit', issueDocketLink);
   $('#docket-link-copy').onclick = async () => toast(t(await copyText($('#docket-link').value) ? 'clerk.copied' : 'clerk.copy_failed'), 'ok');
-  onLanguage(() => { renderDocket(); renderHearing(); });
+  $('#docket-link-revoke').onclick = () => { if (dockets.shown) revokeDocketLink(dockets.shown); };
+  onLanguage(() => { renderDocket(); renderHearing(); renderDocketLinks(); });
   $('#key-form').addEventListener('submit', (e) => { e.preventDefault(); useKey($('#api-key').value.trim()); });
   $('#forget-key').onclick = forgetKey;
   $('#schedule-form').addEventListener('submit', schedule);

@@ -71,7 +71,7 @@ async function boot() {
     view.data = reply.data;
     setCourtZone(reply.data.time_zone);
   }
-  else view.error = reply.error === 'token_expired' ? 'docket.expired' : 'docket.bad_token';
+  else view.error = { token_expired: 'docket.expired', link_revoked: 'docket.link_gone' }[reply.error] || 'docket.bad_token';
   render();
 }
 
