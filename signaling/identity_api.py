@@ -287,12 +287,17 @@ class IdentityService:
         for hearing_id, sha, path, settled in await asyncio.to_thread(_stored_images, self.config.data_dir):
             if await self._kept(hearing_id, sha):
                 if self.pod.blobs is not None and not await self._in_bucket(hearing_id, sha):
-                    await self.to_bucket(hearing_id, sha, await asyncio.to_thread(path.read_bytes))
+                    await self._send_again(hearing_id, sha, path)
             elif settled:
                 with contextlib.suppress(FileNotFoundError):
                     await asyncio.to_thread(path.unlink)
         await self._sweep_bucket()
         return len(expired)
+
+    async def _send_again(self, hearing_id: str, sha: str, path: Path) -> None:
+        data = await asyncio.to_thread(_read_if_intact, path, sha)
+        if data is not None:
+            await self.to_bucket(hearing_id, sha, data)
 
     async def _in_bucket(self, hearing_id: str, sha: str) -> bool:
         assert self.pod.blobs is not None
@@ -308,7 +313,12 @@ class IdentityService:
         blobs = self.pod.blobs
         if blobs is None:
             return
-        for key in await asyncio.to_thread(blobs.keys, ident.BUCKET_PREFIX):
+        try:
+            keys = await asyncio.to_thread(blobs.keys, ident.BUCKET_PREFIX)
+        except BlobError as exc:
+            log.warning("the check-in pictures in %s cannot be listed now: %s", blobs.url, exc)
+            return
+        for key in keys:
             found = ident.parse_bucket_key(key)
             if found is not None and not await self._kept(*found):
                 await self._forget(*found)
@@ -340,6 +350,19 @@ def _stored_images(data_dir: Path, settled: float = 60.0) -> list[tuple[str, str
             if p.is_file() and len(p.name) == 64 and ident.parse_bucket_key(f"{ident.BUCKET_PREFIX}{p.parent.name}/{p.name}"):
                 out.append((p.parent.name, p.name, p, p.stat().st_mtime < before))
     return out
+
+
+def _read_if_intact(path: Path, sha: str) -> bytes | None:
+    """The picture's bytes when they still hash to `sha`: a copy changed on this disk is not
+    spread to the bucket."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != sha:
+        log.error("the check-in picture %s on this pod's disk no longer has its digest: not sent", path)
+        return None
+    return data
 
 
 def _held(statuses: Iterable[IdentityStatus]) -> frozenset[str]:

@@ -12,10 +12,11 @@ import itertools
 import json
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import courtroom_command
 
 from courtroom.archiving import ledger_key
@@ -23,6 +24,7 @@ from courtroom.blobs import open_blob_store
 from courtroom.identity import bucket_key
 from tests import face_images as fi
 from tests.conftest import assert_error
+from tests.test_archive_bucket import Gate
 from tests.test_identity import add_registered, check_in
 
 _courts = itertools.count(1)
@@ -45,8 +47,10 @@ async def _picture(api: Any, server: Any, hid: str, pid: str, which: str, token:
 
 async def _second_pod(server_factory: Any, first: Any, args: tuple[str, ...], data_dir: Path) -> Any:
     """Another pod of the same court: the same join-token secret and clerk's key, its own disk."""
-    data_dir.mkdir(parents=True)
-    (data_dir / "secret.key").write_text(first.secret())
+    def share_secret() -> None:
+        data_dir.mkdir(parents=True)
+        (data_dir / "secret.key").write_text(first.secret())
+    await asyncio.to_thread(share_secret)
     return await server_factory(*args, data_dir=data_dir, admin_key=first.admin_key)
 
 
@@ -155,30 +159,50 @@ async def test_check_in_pictures_follow_the_hearing_to_another_pod_checked_and_d
     assert "Traceback" not in second.log() and "Traceback" not in first.log()
 
 
-async def test_a_picture_the_bucket_missed_is_sent_by_the_next_retention_pass(
-        postgres: Any, seaweed: Any, server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
-    """The bucket lost a kept picture (or was away at the check-in): the pod that holds it sends
-    it again at its next pass (here at its start), and then pod 2 shows it."""
+@pytest.fixture
+def gate(seaweed: Any) -> Iterator[Gate]:
+    g = Gate(seaweed.s3_port)
+    try:
+        yield g
+    finally:
+        g.close()
+
+
+async def test_a_check_in_while_the_bucket_is_away_loses_nothing_and_its_pictures_follow_later(
+        postgres: Any, seaweed: Any, gate: Gate, server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
+    """The bucket is away at the check-in: the check-in is taken (its pictures on pod 1's disk),
+    pod 2 answers 410 meanwhile; once the bucket is back, pod 1's next retention pass (here at
+    its start) sends them, and pod 2 shows them."""
     n = next(_courts)
-    bucket = seaweed.bucket_url(f"identityresend{n}")
-    args = ("--database", postgres.database_url(f"identityresend{n}"), "--object-store", bucket)
-    first = await server_factory(*args, data_dir=tmp_path / "pod1")
+    store: Any = open_blob_store(seaweed.bucket_url(f"identityoutage{n}"), tmp_path / "unused")
+    through_gate = f"s3://{store.bucket}?endpoint=http://127.0.0.1:{gate.port}"
+    database = postgres.database_url(f"identityoutage{n}")
+    gate.open()  # a pod starts only with its bucket up; it goes away later
+    first = await server_factory("--database", database, "--object-store", through_gate, data_dir=tmp_path / "pod1")
     api1 = api_factory(first)
     hearing, (judge,) = await api1.hearing_with(("judge", "王法官"))
     hid = hearing["id"]
     plaintiff = await add_registered(api1, hid, "plaintiff", "Grace Hopper")
     snapshot = fi.jpeg(fi.grace_hopper(), 70)
-    assert (await check_in(api1, hid, plaintiff["token"], snapshot)).status == 201
-    store: Any = open_blob_store(bucket, tmp_path / "unused")
     key = bucket_key(hid, hashlib.sha256(snapshot).hexdigest())
-    await asyncio.to_thread(store.delete, key)
+    gate.shut()
+    r = await check_in(api1, hid, plaintiff["token"], snapshot)
+    assert r.status == 201 and r.json["state"] == "checked_in", r.text
+    assert len(_pictures_on_disk(first.data_dir)) == 1
+    assert "could not be put in" in first.log()
+    assert not await asyncio.to_thread(store.exists, key)
+    args = ("--database", database, "--object-store", seaweed.bucket_url(store.bucket))
     second = await _second_pod(server_factory, first, args, tmp_path / "pod2")
     api2 = api_factory(second)
     assert_error(await api2.request("GET", f"/api/hearings/{hid}/identity/{plaintiff['id']}/snapshot",
                                     judge["token"]), 410, "gone")
+    # Pod 1 itself still shows it from its disk while the bucket is away.
+    assert await _picture(api1, first, hid, plaintiff["id"], "snapshot", judge["token"]) == (200, snapshot)
+    gate.open()
     await first.restart()
 
     async def sent() -> bool:
         return bool(await asyncio.to_thread(store.exists, key))
     assert await _until(sent, 30)
     assert await _picture(api2, second, hid, plaintiff["id"], "snapshot", judge["token"]) == (200, snapshot)
+    assert "Traceback" not in first.log()
