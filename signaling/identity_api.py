@@ -11,9 +11,10 @@ The images are written to DATA/identity/<hearing>/<sha256> (never under a public
 hashed into the ledger (kind `identity`) with the `identity.check_in` event, and deleted
 after `identity_retention_days` (`identity.images_deleted`). With an object store (a court
 of pods) each is also put in the bucket as `identity/<hearing>/<sha256>`, so that an officer
-on any pod sees it: a pod without the picture reads it from there, checked against its digest. The verdict and the re-check
-request are procedure actions (`verify_identity`, `recheck_identity`); admission waits for
-a verified identity where the configuration requires it. See docs/identity.md.
+on any pod sees it: a pod without the picture reads it from there, checked against its
+digest. The verdict and the re-check request are procedure actions (`verify_identity`,
+`recheck_identity`); admission waits for a verified identity where the configuration
+requires it. See docs/identity.md.
 """
 
 from __future__ import annotations

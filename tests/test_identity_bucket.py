@@ -171,8 +171,8 @@ def gate(seaweed: Any) -> Iterator[Gate]:
 async def test_a_check_in_while_the_bucket_is_away_loses_nothing_and_its_pictures_follow_later(
         postgres: Any, seaweed: Any, gate: Gate, server_factory: Any, api_factory: Any, tmp_path: Path) -> None:
     """The bucket is away at the check-in: the check-in is taken (its pictures on pod 1's disk),
-    pod 2 answers 410 meanwhile; once the bucket is back, pod 1's next retention pass (here at
-    its start) sends them, and pod 2 shows them."""
+    pod 2 answers 503 while it cannot reach the bucket and 410 while the bucket lacks the picture;
+    pod 1's next retention pass (here at its start) sends it, and pod 2 shows it."""
     n = next(_courts)
     store: Any = open_blob_store(seaweed.bucket_url(f"identityoutage{n}"), tmp_path / "unused")
     through_gate = f"s3://{store.bucket}?endpoint=http://127.0.0.1:{gate.port}"
@@ -185,24 +185,26 @@ async def test_a_check_in_while_the_bucket_is_away_loses_nothing_and_its_picture
     plaintiff = await add_registered(api1, hid, "plaintiff", "Grace Hopper")
     snapshot = fi.jpeg(fi.grace_hopper(), 70)
     key = bucket_key(hid, hashlib.sha256(snapshot).hexdigest())
+    second = await _second_pod(server_factory, first, ("--database", database, "--object-store", through_gate),
+                               tmp_path / "pod2")
+    api2 = api_factory(second)
     gate.shut()
     r = await check_in(api1, hid, plaintiff["token"], snapshot)
     assert r.status == 201 and r.json["state"] == "checked_in", r.text
     assert len(_pictures_on_disk(first.data_dir)) == 1
     assert "could not be put in" in first.log()
     assert not await asyncio.to_thread(store.exists, key)
-    args = ("--database", database, "--object-store", seaweed.bucket_url(store.bucket))
-    second = await _second_pod(server_factory, first, args, tmp_path / "pod2")
-    api2 = api_factory(second)
-    assert_error(await api2.request("GET", f"/api/hearings/{hid}/identity/{plaintiff['id']}/snapshot",
-                                    judge["token"]), 410, "gone")
-    # Pod 1 itself still shows it from its disk while the bucket is away.
+    path = f"/api/hearings/{hid}/identity/{plaintiff['id']}/snapshot"
+    # Pod 2 cannot reach the bucket: a clear 503, and it keeps running; pod 1 shows its own copy.
+    assert_error(await api2.request("GET", path, judge["token"]), 503, "store_unavailable")
     assert await _picture(api1, first, hid, plaintiff["id"], "snapshot", judge["token"]) == (200, snapshot)
+    # The bucket is back but has not got the picture yet: gone (410) on pod 2.
     gate.open()
+    assert_error(await api2.request("GET", path, judge["token"]), 410, "gone")
     await first.restart()
 
     async def sent() -> bool:
         return bool(await asyncio.to_thread(store.exists, key))
     assert await _until(sent, 30)
     assert await _picture(api2, second, hid, plaintiff["id"], "snapshot", judge["token"]) == (200, snapshot)
-    assert "Traceback" not in first.log()
+    assert "Traceback" not in first.log() and "Traceback" not in second.log()
