@@ -20,9 +20,11 @@ from pathlib import Path
 from .blobs import BlobCorrupt, BlobError, BlobMissing, BlobStore
 from .ledger import EVENTS, MERKLE_ROOT, LedgerEntry, events_jsonl, file_digest
 
-# Ledger entries that stand for no file of their own in the bucket. A check-in's pictures
-# (`identity`) stay on the pod, for the court only, and are deleted after their retention
-# period (docs/identity.md): the ledger keeps only their digests.
+# Ledger entries that stand for no file of their own under `ledger/`. A check-in's pictures
+# (`identity`) are personal data under retention, not court files: for the court only, on the
+# pod that took them and (in a court of pods) under the bucket's own `identity/` prefix, and
+# deleted from both after their retention period (docs/identity.md). The ledger keeps only
+# their digests, so neither the mirror nor `ledger check` expects them.
 FILELESS = frozenset({MERKLE_ROOT, "identity"})
 
 

@@ -6,7 +6,8 @@ snapshot from the live camera and, optionally, the ID document's photo page. A f
 (`face_check.py`) helps; the clerk or judge decides (`verify_identity`). The verdict, a
 re-check request and a new device are events, so the status is derived from the event log
 (it survives a restart and is on the record). The images live under DATA/identity, for the
-court only, and are deleted after the retention period (`identity.images_deleted`).
+court only (in a court of pods also in its bucket, `identity/<hearing>/<sha256>`), and are
+deleted after the retention period (`identity.images_deleted`).
 
 The rows are kept by the store (`courtroom/storage/identities.py`: `court.store.identities`).
 """
@@ -42,6 +43,7 @@ CHECK_IN = "identity.check_in"
 REFUSED = "identity.check_in_refused"
 DEVICE = "identity.device"
 DELETED = "identity.images_deleted"
+ALTERED = "identity.picture_altered"  # a picture in the court's bucket no longer has its digest
 VERIFY = "participant.verify_identity"
 RECHECK = "participant.recheck_identity"
 
@@ -123,10 +125,36 @@ class IdentityCheck:
         return data
 
 
-def image_path(data_dir: Path, hearing_id: str, sha256: str) -> Path:
+def _checked(hearing_id: str, sha256: str) -> None:
     if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", hearing_id):
         raise ValueError("not an identity image")
+
+
+def image_path(data_dir: Path, hearing_id: str, sha256: str) -> Path:
+    _checked(hearing_id, sha256)
     return data_dir / "identity" / hearing_id / sha256
+
+
+# In a court of pods each picture is also kept in the court's bucket, under a prefix of its own
+# (never `ledger/`: a picture is personal data under retention, not a court file).
+BUCKET_PREFIX = "identity/"
+
+
+def bucket_key(hearing_id: str, sha256: str) -> str:
+    _checked(hearing_id, sha256)
+    return f"{BUCKET_PREFIX}{hearing_id}/{sha256}"
+
+
+def parse_bucket_key(key: str) -> tuple[str, str] | None:
+    """(hearing, sha256) of a picture's bucket key; None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 3 or f"{parts[0]}/" != BUCKET_PREFIX:
+        return None
+    try:
+        _checked(parts[1], parts[2])
+    except ValueError:
+        return None
+    return parts[1], parts[2]
 
 
 # -- the officers' verdict --------------------------------------------------------------------

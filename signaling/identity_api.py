@@ -9,9 +9,12 @@
 
 The images are written to DATA/identity/<hearing>/<sha256> (never under a public route),
 hashed into the ledger (kind `identity`) with the `identity.check_in` event, and deleted
-after `identity_retention_days` (`identity.images_deleted`). The verdict and the re-check
-request are procedure actions (`verify_identity`, `recheck_identity`); admission waits for
-a verified identity where the configuration requires it. See docs/identity.md.
+after `identity_retention_days` (`identity.images_deleted`). With an object store (a court
+of pods) each is also put in the bucket as `identity/<hearing>/<sha256>`, so that an officer
+on any pod sees it: a pod without the picture reads it from there, checked against its
+digest. The verdict and the re-check request are procedure actions (`verify_identity`,
+`recheck_identity`); admission waits for a verified identity where the configuration
+requires it. See docs/identity.md.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import numpy as np
 from aiohttp import BodyPartReader, web
 
 from courtroom import identity as ident
+from courtroom.blobs import BlobCorrupt, BlobError, BlobMissing
 from courtroom.court import Actor, Change
 from courtroom.disclosure import COURT_OFFICERS, Viewer
 from courtroom.face_check import FaceCheck, FaceChecker, ImageTooLarge, NotAnImage, decode
@@ -61,6 +65,7 @@ class IdentityService:
         self.locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.held: dict[str, frozenset[str]] = {}  # hearing → people an admission check refuses now
+        self.altered: set[tuple[str, str]] = set()  # (picture, found sha256) already reported
 
     @property
     def config(self) -> Any:
@@ -179,6 +184,11 @@ class IdentityService:
                     ledger.deposit("identity", hearing.id, f"identity/{check.id}/document", check.document_sha256, check.document_size)
 
         await self.pod.db.run(write)
+        # To the bucket after the row: a picture there that no kept check-in names is an
+        # orphan the retention pass may delete at once, so it must never arrive first.
+        await self.to_bucket(hearing.id, check.snapshot_sha256, snapshot)
+        if document is not None and check.document_sha256 is not None:
+            await self.to_bucket(hearing.id, check.document_sha256, document)
         face = {k: result.to_dict()[k] for k in ("available", "ok", "faces", "reasons", "distance", "match")}
         await self.pod.court.record_event(
             hearing.id, ident.CHECK_IN, p.id, p.id, check=check.id, snapshot_sha256=check.snapshot_sha256,
@@ -206,28 +216,113 @@ class IdentityService:
             await self.push(hearing.id)
         return new
 
+    # -- the court's bucket ---------------------------------------------------------------------
+    async def _kept(self, hearing_id: str, sha: str) -> bool:
+        return bool(await self.pod.db.run(self.store.still_used, hearing_id, sha))
+
+    async def to_bucket(self, hearing_id: str, sha: str, data: bytes) -> bool:
+        """Put a picture in the court's bucket (checked on the way in, off the event loop).
+        A bucket that cannot be reached loses nothing: the picture is on this pod's disk and
+        the next retention pass sends it. True when it is there now."""
+        blobs = self.pod.blobs
+        if blobs is None:
+            return False
+        key = ident.bucket_key(hearing_id, sha)
+        try:
+            await asyncio.to_thread(blobs.put_bytes, key, data)
+            # Deleted by another pod's retention pass while it travelled: it stays deleted.
+            if not await self._kept(hearing_id, sha):
+                await asyncio.to_thread(blobs.delete, key)
+                return False
+        except BlobError as exc:
+            log.error("hearing %s: a check-in picture could not be put in %s (sent again later): %s",
+                      hearing_id, blobs.url, exc)
+            return False
+        return True
+
+    async def picture(self, hearing_id: str, sha: str) -> bytes:
+        """The picture's bytes: from this pod's disk or, in a court of pods, from the bucket,
+        checked against the digest the check-in stored. What is read from the bucket is served
+        and not kept here: personal data under retention is on the pod that took it and in the
+        bucket, nowhere else. Raises FileNotFoundError (absent), BlobCorrupt (altered) or
+        BlobError (the bucket cannot be reached)."""
+        path = image_path(self.config.data_dir, hearing_id, sha)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            if self.pod.blobs is None:
+                raise
+        try:
+            return bytes(await asyncio.to_thread(self.pod.blobs.get_bytes, ident.bucket_key(hearing_id, sha), sha))
+        except BlobMissing:
+            raise FileNotFoundError(path) from None
+
+    async def _forget(self, hearing_id: str, sha: str) -> None:
+        """Delete a picture no kept check-in points at, from the disk and the bucket."""
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(image_path(self.config.data_dir, hearing_id, sha).unlink)
+        blobs = self.pod.blobs
+        if blobs is not None:
+            try:
+                await asyncio.to_thread(blobs.delete, ident.bucket_key(hearing_id, sha))
+            except BlobError as exc:  # the bucket's orphan pass deletes it next time
+                log.warning("hearing %s: a picture could not be deleted from %s yet: %s", hearing_id, blobs.url, exc)
+
     # -- retention ------------------------------------------------------------------------------
     async def sweep(self, now: float | None = None) -> int:
-        """Delete the images of check-ins older than the retention period; each deletion is an event."""
+        """Delete the images of check-ins older than the retention period (from this pod's disk
+        and the court's bucket); each deletion is an event."""
         cutoff = (now or time.time()) - self.config.identity_retention_days * 86400
         expired = await self.pod.db.run(self.store.expired, cutoff)
         for check in expired:
             await self.pod.db.run(self.store.mark_deleted, check.id, time.time())
             for sha in (check.snapshot_sha256, check.document_sha256):
-                if sha and not await self.pod.db.run(self.store.still_used, check.hearing_id, sha):
-                    with contextlib.suppress(FileNotFoundError):
-                        await asyncio.to_thread(image_path(self.config.data_dir, check.hearing_id, sha).unlink)
+                if sha and not await self._kept(check.hearing_id, sha):
+                    await self._forget(check.hearing_id, sha)
             await self.pod.court.record_event(
                 check.hearing_id, ident.DELETED, "system", check.participant_id, check=check.id,
                 retention_days=self.config.identity_retention_days,
             )
         # In a court of pods another pod may have marked this pod's pictures deleted: any file
-        # here that no kept check-in points at goes too.
-        for hearing_id, sha, path in await asyncio.to_thread(_stored_images, self.config.data_dir):
-            if not await self.pod.db.run(self.store.still_used, hearing_id, sha):
+        # here that no kept check-in points at goes too; a kept one the bucket missed is sent.
+        for hearing_id, sha, path, settled in await asyncio.to_thread(_stored_images, self.config.data_dir):
+            if await self._kept(hearing_id, sha):
+                if self.pod.blobs is not None and not await self._in_bucket(hearing_id, sha):
+                    await self._send_again(hearing_id, sha, path)
+            elif settled:
                 with contextlib.suppress(FileNotFoundError):
                     await asyncio.to_thread(path.unlink)
+        await self._sweep_bucket()
         return len(expired)
+
+    async def _send_again(self, hearing_id: str, sha: str, path: Path) -> None:
+        data = await asyncio.to_thread(_read_if_intact, path, sha)
+        if data is not None:
+            await self.to_bucket(hearing_id, sha, data)
+
+    async def _in_bucket(self, hearing_id: str, sha: str) -> bool:
+        assert self.pod.blobs is not None
+        try:
+            return bool(await asyncio.to_thread(self.pod.blobs.exists, ident.bucket_key(hearing_id, sha)))
+        except BlobError:
+            return True  # not reachable now: try again next pass
+
+    async def _sweep_bucket(self) -> None:
+        """Pictures in the bucket that no kept check-in points at (a pod stopped between marking
+        a check-in deleted and deleting its pictures) are deleted. Safe against a check-in on
+        its way in: its pictures reach the bucket only after its row."""
+        blobs = self.pod.blobs
+        if blobs is None:
+            return
+        try:
+            keys = await asyncio.to_thread(blobs.keys, ident.BUCKET_PREFIX)
+        except BlobError as exc:
+            log.warning("the check-in pictures in %s cannot be listed now: %s", blobs.url, exc)
+            return
+        for key in keys:
+            found = ident.parse_bucket_key(key)
+            if found is not None and not await self._kept(*found):
+                await self._forget(*found)
 
     @property
     def sweep_interval(self) -> float:
@@ -243,15 +338,32 @@ def _decode_both(snapshot: bytes, document: bytes | None) -> tuple[np.ndarray, n
     return first, second
 
 
-def _stored_images(data_dir: Path, settled: float = 60.0) -> list[tuple[str, str, Path]]:
-    """The pictures on this pod's disk, older than `settled` seconds (a check-in writes its
-    pictures a moment before its row: a younger file may be one on its way in)."""
+def _stored_images(data_dir: Path, settled: float = 60.0) -> list[tuple[str, str, Path, bool]]:
+    """The pictures on this pod's disk, each with whether it is older than `settled` seconds (a
+    check-in writes its pictures a moment before its row: a younger file may be one on its way in)."""
     root = data_dir / "identity"
     if not root.is_dir():
         return []
     before = time.time() - settled
-    return [(p.parent.name, p.name, p) for p in root.glob("*/*")
-            if p.is_file() and len(p.name) == 64 and p.stat().st_mtime < before]
+    out = []
+    for p in root.glob("*/*"):
+        with contextlib.suppress(FileNotFoundError):
+            if p.is_file() and len(p.name) == 64 and ident.parse_bucket_key(f"{ident.BUCKET_PREFIX}{p.parent.name}/{p.name}"):
+                out.append((p.parent.name, p.name, p, p.stat().st_mtime < before))
+    return out
+
+
+def _read_if_intact(path: Path, sha: str) -> bytes | None:
+    """The picture's bytes when they still hash to `sha`: a copy changed on this disk is not
+    spread to the bucket."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != sha:
+        log.error("the check-in picture %s on this pod's disk no longer has its digest: not sent", path)
+        return None
+    return data
 
 
 def _held(statuses: Iterable[IdentityStatus]) -> frozenset[str]:
@@ -423,12 +535,26 @@ async def image(request: web.Request) -> web.Response:
     sha = None if check is None else (check.snapshot_sha256 if which == "snapshot" else check.document_sha256)
     if check is None or sha is None:
         raise ApiError(404, "not_found", f"no {which} for this participant")
-    path = image_path(service.config.data_dir, hearing_id, sha)
     if check.deleted_at is not None:
         raise ApiError(410, "gone", "the picture was deleted at the end of its retention period")
-    if not await asyncio.to_thread(path.exists):
-        raise ApiError(410, "gone", "the picture is not on this pod (it was taken on another pod of the court)")
-    data = await asyncio.to_thread(path.read_bytes)
+    try:
+        data = await service.picture(hearing_id, sha)
+    except FileNotFoundError:
+        where = "this pod or the court's bucket" if service.pod.blobs is not None else "this pod"
+        raise ApiError(410, "gone", f"the picture is not on {where} (it was taken on another pod of the court "
+                       "or deleted)") from None
+    except BlobCorrupt as exc:
+        # Once per altered picture and process: the court is told, the log is not flooded.
+        if (sha, exc.actual) not in service.altered:
+            service.altered.add((sha, exc.actual))
+            log.error("hearing %s: a check-in picture was altered in the court's bucket: %s", hearing_id, exc)
+            await service.pod.court.record_event(
+                hearing_id, ident.ALTERED, "system", check.participant_id, check=check.id, picture=which,
+                expected_sha256=sha, actual_sha256=exc.actual)
+        raise ApiError(409, "picture_altered", f"the {which} in the court's bucket no longer has the SHA-256 "
+                       "of the check-in: it is not served, and the court has been told") from None
+    except BlobError as exc:
+        raise ApiError(503, "store_unavailable", f"the {which} cannot be fetched now: {exc}") from None
     media = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/webp" if data[8:12] == b"WEBP" else "image/jpeg"
     return web.Response(body=data, content_type=media, headers={
         "Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff",
