@@ -52,7 +52,7 @@ class BlobStore(Protocol):
 
     def put_file(self, key: str, path: Path) -> BlobInfo: ...
     def put_bytes(self, key: str, data: bytes) -> BlobInfo: ...
-    def get_bytes(self, key: str, sha256: str | None = None) -> bytes: ...
+    def get_bytes(self, key: str, sha256: str | None = None, max_bytes: int | None = None) -> bytes: ...
     def download(self, key: str, dest: Path, sha256: str | None = None) -> BlobInfo: ...
     def info(self, key: str) -> BlobInfo: ...
     def exists(self, key: str) -> bool: ...
@@ -76,6 +76,12 @@ def _digest_file(path: Path) -> tuple[str, int, str]:
             md5.update(chunk)
             size += len(chunk)
     return sha.hexdigest(), size, base64.b64encode(md5.digest()).decode()
+
+
+def _check_size(key: str, size: int, max_bytes: int | None) -> None:
+    # Refused before the bytes are read: an object larger than anything the caller stores is not its own.
+    if max_bytes is not None and size > max_bytes:
+        raise BlobCorrupt(f"{key}: {size} bytes, more than the {max_bytes} expected", "", "")
 
 
 def _check(key: str, data_sha: str, expected: str | None) -> None:
@@ -128,9 +134,10 @@ class LocalBlobStore:
         side = Path(f"{self._path(key)}.sha256")
         return side.read_text().strip() if side.exists() else None
 
-    def get_bytes(self, key: str, sha256: str | None = None) -> bytes:
+    def get_bytes(self, key: str, sha256: str | None = None, max_bytes: int | None = None) -> bytes:
         path = self._path(key)
         try:
+            _check_size(key, path.stat().st_size, max_bytes)
             data = path.read_bytes()
         except FileNotFoundError:
             raise BlobMissing(f"{key}: not in {self.url}") from None
@@ -247,8 +254,9 @@ class S3BlobStore:
         except self._errors() as exc:
             raise BlobError(f"cannot read {key} from {self.url}: {exc}") from exc
 
-    def get_bytes(self, key: str, sha256: str | None = None) -> bytes:
+    def get_bytes(self, key: str, sha256: str | None = None, max_bytes: int | None = None) -> bytes:
         response = self._get(key)
+        _check_size(key, int(response.get("ContentLength", 0)), max_bytes)
         data = response["Body"].read()
         actual = hashlib.sha256(data).hexdigest()
         _check(key, actual, response.get("Metadata", {}).get("sha256"))

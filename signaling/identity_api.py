@@ -252,8 +252,10 @@ class IdentityService:
         except FileNotFoundError:
             if self.pod.blobs is None:
                 raise
+        # No check-in picture is larger than the upload limit: a bigger object is refused unread.
+        key, limit = ident.bucket_key(hearing_id, sha), self.config.identity_max_bytes
         try:
-            return bytes(await asyncio.to_thread(self.pod.blobs.get_bytes, ident.bucket_key(hearing_id, sha), sha))
+            return bytes(await asyncio.to_thread(self.pod.blobs.get_bytes, key, sha, limit))
         except BlobMissing:
             raise FileNotFoundError(path) from None
 

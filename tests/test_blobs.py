@@ -69,6 +69,15 @@ def test_a_changed_blob_is_an_error_on_read(blobs: Any) -> None:
     assert blobs.info(stored.key).sha256 != stored.sha256
 
 
+def test_a_blob_larger_than_the_caller_expects_is_refused_unread(blobs: Any) -> None:
+    stored = blobs.put_bytes("identity/h3/picture", b"x" * 4096)
+    assert blobs.get_bytes(stored.key, stored.sha256, max_bytes=4096) == b"x" * 4096
+    with pytest.raises(BlobCorrupt, match="4096 bytes"):
+        blobs.get_bytes(stored.key, stored.sha256, max_bytes=4095)
+    with pytest.raises(BlobMissing):
+        blobs.get_bytes("identity/h3/absent", max_bytes=10)
+
+
 @pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b", ".."])
 def test_bad_keys_are_refused(blobs: Any, key: str) -> None:
     with pytest.raises(ValueError):
