@@ -94,3 +94,20 @@ async def speaking_hearing(server: Any, api: Any, wav: Path, public: bool = Fals
     finally:
         await judge.close()
         await speaker.close()
+
+
+@asynccontextmanager
+async def judge_in_session(url: str, token: str, frames: int = 5, timeout: float = 15.0) -> AsyncIterator[Participant]:
+    """A judge alone (a tone and a moving pattern) who opens and starts the hearing and sees the
+    picture; closed on the way out."""
+    judge = Participant(url, token, ToneTrack(440), PatternTrack(160, 90, 10))
+    try:
+        await judge.connect()
+        await judge.act("open")
+        await judge.act("start")
+        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
+        await judge.start_media()
+        assert await wait_frames(judge, frames, timeout=timeout)
+        yield judge
+    finally:
+        await judge.close()

@@ -31,7 +31,7 @@ from loadtest.participant import Participant
 from loadtest.synthetic import PatternTrack, ToneTrack
 from signaling.archiver import replay_key
 from signaling.recording_uploads import RETRYING, UPLOADED, PartUploads, part_key
-from tests.media_helpers import LOOPBACK_MEDIA, wait_frames
+from tests.media_helpers import LOOPBACK_MEDIA, judge_in_session, wait_frames
 
 _buckets = itertools.count(1)
 CASE = "(2026)京0491民初7001号"
@@ -259,14 +259,7 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
     hearing, (judge_p,) = await api.hearing_with(("judge", "王法官"), public=True)
     hid = hearing["id"]
     store: Any = open_blob_store(bucket, tmp_path)
-    judge = Participant(first.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
-    await judge.connect()
-    try:
-        await judge.act("open")
-        await judge.act("start")
-        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        await judge.start_media()
-        assert await wait_frames(judge, 5, timeout=15)
+    async with judge_in_session(first.url, judge_p["token"]) as judge:
         await judge.act("broadcast_on")
 
         async def two_parts_in_bucket() -> bool:
@@ -288,8 +281,6 @@ async def test_parts_reach_the_bucket_while_the_hearing_runs_and_follow_it_to_an
         assert await _until(exhibit_in_bucket, 30)
         state = (await api.get_hearing(hid)).json
         assert state["state"] == "in_session"  # in the bucket before the close
-    finally:
-        await judge.close()
     first.kill()
     folder = first.data_dir / "recordings" / hid
     left = {part_key(hid, p) for p in [*folder.glob("*.mp4"), *folder.glob("public/*.mp4")] if p.stat().st_size}

@@ -14,11 +14,9 @@ import pytest
 from test_evidence import make_pdf, upload
 from test_ledger import courtroom_cli
 
-from loadtest.participant import Participant
-from loadtest.synthetic import PatternTrack, ToneTrack
 from tests.conftest import ROOT, assert_error, courtroom_command
 from tests.hostile import CASES
-from tests.media_helpers import LOOPBACK_MEDIA, wait_frames
+from tests.media_helpers import LOOPBACK_MEDIA, judge_in_session
 
 SERVER_ARGS = (*LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10", "--broadcast-delay", "1")
 
@@ -48,14 +46,7 @@ async def _record(server) -> dict:
         hid = hearing["id"]
         pdf = make_pdf(1)
         exhibit = (await upload(api, hid, plaintiff_p["token"], pdf, "合同.pdf")).json
-        judge = Participant(server.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
-        await judge.connect()
-        try:
-            await judge.act("open")
-            await judge.act("start")
-            await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-            await judge.start_media()
-            assert await wait_frames(judge, 5, timeout=15)
+        async with judge_in_session(server.url, judge_p["token"]) as judge:
             await judge.act("broadcast_on")
             await asyncio.sleep(3)
             live = f"/public/hearings/{hid}/live/live.m3u8"
@@ -66,8 +57,6 @@ async def _record(server) -> dict:
             assert (await api.request("GET", live, None)).status == 200
             await judge.act("close")
             await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "closed")
-        finally:
-            await judge.close()
 
         async def deposited() -> bool:
             listed = (await api.get_hearing(hid)).json["extra"].get("record_files", [])

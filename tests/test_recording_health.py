@@ -16,12 +16,10 @@ from typing import Any
 import av
 
 from courtroom.court import Actor
-from loadtest.participant import Participant
-from loadtest.synthetic import PatternTrack, ToneTrack
 from recorder import DelayLine, Pump
 from signaling.metrics import Metrics
 from signaling.recording_health import RecordingHealth
-from tests.media_helpers import LOOPBACK_MEDIA, eventually, wait_frames
+from tests.media_helpers import LOOPBACK_MEDIA, eventually, judge_in_session
 
 
 class SlowSink:
@@ -103,15 +101,8 @@ async def test_below_the_disk_floor_the_recording_stops_cleanly_and_says_so(serv
     api = api_factory(server)
     hearing, (judge_p,) = await api.hearing_with(("judge", "王法官"))
     hid = hearing["id"]
-    judge = Participant(server.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
     filler = tmp_path / "filler.bin"
-    await judge.connect()
-    try:
-        await judge.act("open")
-        await judge.act("start")
-        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        await judge.start_media()
-        assert await wait_frames(judge, 5, timeout=15)
+    async with judge_in_session(server.url, judge_p["token"]) as judge:
         # Already below twice the floor: the officers are warned.
         low = await judge.wait_for(lambda m: m["type"] == "notice" and m["code"] == "disk_low", timeout=10)
         assert "MB free" in low["message"]
@@ -146,8 +137,6 @@ async def test_below_the_disk_floor_the_recording_stops_cleanly_and_says_so(serv
         await asyncio.sleep(1.0)
         assert len((await api.get_hearing(hid)).json["extra"]["archive_parts"]) == len(parts)
         assert [e["kind"] for e in await api.events(hid)].count("recording.stopped") == 1
-    finally:
-        await judge.close()
         filler.unlink(missing_ok=True)
 
 

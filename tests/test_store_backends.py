@@ -90,23 +90,13 @@ async def test_a_database_outage_stops_writes_not_the_hearing(postgres: Any, ser
                                                               api_factory: Any) -> None:
     """PostgreSQL goes away mid-hearing: the picture keeps flowing, requests answer 503 and
     store nothing, and the pod carries on by itself once the database is back."""
-    from loadtest.participant import Participant
-    from loadtest.synthetic import PatternTrack, ToneTrack
-    from tests.media_helpers import LOOPBACK_MEDIA, wait_frames
+    from tests.media_helpers import LOOPBACK_MEDIA, judge_in_session, wait_frames
 
     url = postgres.database_url(f"outage{next(_names)}")
     server = await server_factory("--database", url, *LOOPBACK_MEDIA, "--video-size", "320x180", "--fps", "10")
     api = api_factory(server)
     hearing, (judge_p,) = await api.hearing_with(("judge", "王法官"))
-    judge = Participant(server.url, judge_p["token"], ToneTrack(440), PatternTrack(160, 90, 10))
-    await judge.connect()
-    try:
-        await judge.act("open")
-        await judge.act("start")
-        await judge.wait_for(lambda m: m["type"] == "state" and m["hearing"]["state"] == "in_session")
-        await judge.start_media()
-        assert await wait_frames(judge, 5, timeout=10)
-
+    async with judge_in_session(server.url, judge_p["token"], timeout=10) as judge:
         await asyncio.to_thread(postgres.stop)
         try:
             assert await wait_frames(judge, 10, timeout=10)  # the media goes on
@@ -119,5 +109,3 @@ async def test_a_database_outage_stops_writes_not_the_hearing(postgres: Any, ser
         assert (await api.act(hearing["id"], "recess", token=judge_p["token"])).status == 200
         assert (await api.get_hearing(hearing["id"])).json["state"] == "recess"
         assert "Traceback" not in server.log()
-    finally:
-        await judge.close()
