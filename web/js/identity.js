@@ -133,8 +133,12 @@ export class CheckIn {
     video.play().catch(() => {});
     const shot = el('img', { id: 'identity-snapshot', alt: t('identity.snapshot_alt'), hidden: true });
     const doc = el('img', { id: 'identity-document', alt: t('identity.document_alt'), hidden: true });
-    const take = el('button', { type: 'button', id: 'identity-take', class: 'btn' }, t('identity.take'));
-    const takeDoc = el('button', { type: 'button', id: 'identity-take-document', class: 'btn' }, t('identity.take_document'));
+    // The camera buttons wait for the first frame: a click before it would take nothing.
+    const take = el('button', { type: 'button', id: 'identity-take', class: 'btn', disabled: true }, t('identity.take'));
+    const takeDoc = el('button', { type: 'button', id: 'identity-take-document', class: 'btn', disabled: true }, t('identity.take_document'));
+    const ready = () => { if (video.videoWidth) { take.disabled = false; takeDoc.disabled = false; } };
+    video.addEventListener('loadeddata', ready);
+    video.addEventListener('resize', ready);
     const file = el('input', { type: 'file', id: 'identity-upload', accept: 'image/jpeg,image/png,image/webp' });
     const send = el('button', { type: 'button', id: 'identity-send', class: 'btn btn-primary', disabled: true }, t('identity.send'));
     const show = (img, blob) => {
