@@ -264,6 +264,8 @@ async def test_captions_correction_and_public_broadcast(server_factory: Any, api
         _, console, console_watch = await open_page(browser, judge["join_url"], "judge", viewport=DESK)
         await enter_check(console)
         await wait_screen(console, "screen-console")
+        # The shortcut fires what the server offers: wait for its first state (the Open button).
+        await console.locator(".proc[data-action=open]").wait_for(state="visible", timeout=15000)
         await console.keyboard.press("o")
         await wait_state(console, "open")
         await console.keyboard.press("m")  # the judge listens: only the plaintiff speaks
