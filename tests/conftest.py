@@ -487,3 +487,15 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield store
     finally:
         store.stop()
+
+
+@pytest.fixture
+def gate(seaweed: Any) -> Iterator[Any]:
+    """A TCP gate in front of SeaweedFS's S3 port that a test shuts and opens (tests/bucket_gate.py)."""
+    from tests.bucket_gate import Gate
+
+    g = Gate(seaweed.s3_port)
+    try:
+        yield g
+    finally:
+        g.close()

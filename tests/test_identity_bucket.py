@@ -12,19 +12,18 @@ import itertools
 import json
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import courtroom_command
 
 from courtroom.archiving import ledger_key
 from courtroom.blobs import open_blob_store
 from courtroom.identity import bucket_key
 from tests import face_images as fi
+from tests.bucket_gate import Gate
 from tests.conftest import assert_error
-from tests.test_archive_bucket import Gate
 from tests.test_identity import add_registered, check_in
 
 _courts = itertools.count(1)
@@ -157,15 +156,6 @@ async def test_check_in_pictures_follow_the_hearing_to_another_pod_checked_and_d
         assert_error(await api1.request("GET", f"/api/hearings/{hid}/identity/{plaintiff['id']}/{which}",
                                         judge["token"]), 410, "gone")
     assert "Traceback" not in second.log() and "Traceback" not in first.log()
-
-
-@pytest.fixture
-def gate(seaweed: Any) -> Iterator[Gate]:
-    g = Gate(seaweed.s3_port)
-    try:
-        yield g
-    finally:
-        g.close()
 
 
 async def test_a_check_in_while_the_bucket_is_away_loses_nothing_and_its_pictures_follow_later(
